@@ -1,0 +1,704 @@
+//! Scoring one customer (brief §4): the 0-100 value score with each part's contribution and
+//! the reasons, CLV, status, lifecycle stage and flags.
+//!
+//! # How a score is made
+//! The score is Curry's three performance factors, weighted by the policy (0.5 / 0.3 / 0.2 by
+//! default):
+//! - value: annual profit and CLV;
+//! - behaviour: revenue, share of wallet and tenure;
+//! - satisfaction: satisfaction and loyalty.
+//!
+//! Each factor is turned into a number in 0..1 by a fixed, monotone function of the input and
+//! the policy's reference scale, never by comparing with other customers, so a score needs no
+//! portfolio and the same input and policy always give the same score:
+//! - money, share of wallet and tenure: [`saturate`], `x / (x + scale)` for `x > 0` and 0
+//!   otherwise. A customer at the reference scale earns half of the factor's points, one at
+//!   three times the scale 75 %, and no amount ever earns all of them.
+//! - satisfaction and loyalty: linear, `score / 10`.
+//!
+//! A part's points are `100 × part weight × Σ factor weight × normalised factor`; the score is
+//! the sum of the three parts, so the contributions always add up to the score.
+//!
+//! Missing inputs are explicit and said in the reasons: an unknown money factor (no gross
+//! profit, no revenue, no category spend, no relationship date) earns nothing, because the
+//! score is evidence of value and there is none; an unknown satisfaction or loyalty counts as
+//! neutral (0.5), because not having surveyed a customer says nothing about how they feel.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::clv::ClvParams;
+use super::customer::Customer;
+use super::policy::ScoringPolicy;
+use super::status::{LifecycleStage, Status};
+
+/// Normalised value of an unknown survey score.
+pub const NEUTRAL: f64 = 0.5;
+
+/// `x / (x + scale)` for `x > 0`, else 0: monotone, 0 at 0, ½ at the scale, below 1 for all x.
+pub fn saturate(x: f64, scale: f64) -> f64 {
+    if x > 0.0 && scale > 0.0 {
+        x / (x + scale)
+    } else {
+        0.0
+    }
+}
+
+/// How CLV was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClvMethod {
+    /// The retention-discount formula of the policy.
+    Formula,
+    /// The portfolio's fitted BG/NBD and Gamma-Gamma models.
+    Model,
+}
+
+/// Warning signs a salesperson should see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    NegativeProfit,
+    PoorCredit,
+    BarelySatisfied,
+    OpenComplaints,
+    RevenueFalling,
+    NoRecentContact,
+    Lapsed,
+}
+
+/// Points of the score from each part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contributions {
+    pub value: f64,
+    pub behaviour: f64,
+    pub satisfaction: f64,
+}
+
+impl Contributions {
+    pub fn total(&self) -> f64 {
+        self.value + self.behaviour + self.satisfaction
+    }
+}
+
+/// A CLV and probability alive from the portfolio's fitted models, which replace the formula.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ModelEstimate {
+    pub clv: f64,
+    pub p_alive: f64,
+}
+
+/// Everything the scoring of one customer produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub score: f64,
+    pub contributions: Contributions,
+    pub reasons: Vec<String>,
+    pub clv: Option<f64>,
+    pub clv_method: ClvMethod,
+    pub p_alive: Option<f64>,
+    pub annual_profit: Option<f64>,
+    pub profit_margin: Option<f64>,
+    pub share_of_wallet: Option<f64>,
+    pub revenue_growth: Option<f64>,
+    pub tenure_years: Option<f64>,
+    pub status: Status,
+    pub lifecycle_stage: LifecycleStage,
+    pub flags: Vec<Flag>,
+}
+
+/// One factor's share of the score, kept to rank the reasons.
+struct Factor {
+    points: f64,
+    reason: String,
+}
+
+/// Scores `c` under `policy` as of `today`, with CLV parameters `clv` (the policy's defaults or
+/// a caller's override) and, where the portfolio has fitted models, their estimate.
+pub fn assess(
+    c: &Customer,
+    policy: &ScoringPolicy,
+    clv: &ClvParams,
+    model: Option<ModelEstimate>,
+    today: Date,
+) -> Assessment {
+    let th = &policy.thresholds;
+    let sc = &policy.scales;
+    let fw = &policy.factor_weights;
+    let w = &policy.weights;
+
+    let annual_profit = c.annual_profit(th.window_months);
+    let (clv_value, clv_method) = match model {
+        Some(m) => (Some(m.clv), ClvMethod::Model),
+        None => (
+            annual_profit.map(|m| clv.clv(m, c.acquisition_cost.unwrap_or(0.0))),
+            ClvMethod::Formula,
+        ),
+    };
+    let profit_margin = match (annual_profit, c.revenue) {
+        (Some(p), Some(r)) if r > 0.0 => {
+            // Margin on the window's revenue, so un-annualise the profit first.
+            Some(p * f64::from(th.window_months.max(1)) / 12.0 / r)
+        }
+        _ => None,
+    };
+    let share_of_wallet = c.share_of_wallet();
+    let revenue_growth = c.revenue_growth();
+    let tenure_years = c
+        .relationship_start
+        .or(c.first_purchase)
+        .map(|d| ((today - d).whole_days() as f64 / 365.25).max(0.0));
+
+    let status = status(c, policy, today);
+    let lifecycle_stage = lifecycle(c, status, revenue_growth, tenure_years, policy);
+
+    let money = |name: &str, x: Option<f64>, scale: f64, weight: f64, part: f64, show: fn(f64) -> String| {
+        let max = 100.0 * part * weight;
+        match x {
+            Some(x) => {
+                let n = saturate(x, scale);
+                Factor {
+                    points: max * n,
+                    reason: format!(
+                        "{name} {} is {} of the policy scale {} ({:.1} of {:.1} points)",
+                        show(x),
+                        band(n),
+                        show(scale),
+                        max * n,
+                        max
+                    ),
+                }
+            }
+            None => Factor {
+                points: 0.0,
+                reason: format!("{name} unknown: counted as no evidence (0 of {max:.1} points)"),
+            },
+        }
+    };
+    let survey = |name: &str, x: Option<f64>, weight: f64| {
+        let max = 100.0 * w.satisfaction * weight;
+        match x {
+            Some(x) => Factor {
+                points: max * x / 10.0,
+                reason: format!(
+                    "{name} {x}/10 ({:.1} of {max:.1} points)",
+                    max * x / 10.0
+                ),
+            },
+            None => Factor {
+                points: max * NEUTRAL,
+                reason: format!(
+                    "{name} not reported: counted as neutral ({:.1} of {max:.1} points)",
+                    max * NEUTRAL
+                ),
+            },
+        }
+    };
+
+    let value_factors = [
+        money("annual profit", annual_profit, sc.annual_profit, fw.annual_profit, w.value, amount),
+        money("CLV", clv_value, sc.clv, fw.clv, w.value, amount),
+    ];
+    let behaviour_factors = [
+        money("revenue", c.revenue, sc.revenue, fw.revenue, w.behaviour, amount),
+        money(
+            "share of wallet",
+            share_of_wallet,
+            sc.share_of_wallet,
+            fw.share_of_wallet,
+            w.behaviour,
+            percent,
+        ),
+        money("tenure", tenure_years, sc.tenure_years, fw.tenure, w.behaviour, years),
+    ];
+    let satisfaction_factors = [
+        survey("satisfaction", c.satisfaction, fw.satisfaction),
+        survey("loyalty", c.loyalty, fw.loyalty),
+    ];
+    let sum = |fs: &[Factor]| fs.iter().map(|f| f.points).sum::<f64>();
+    let contributions = Contributions {
+        value: sum(&value_factors),
+        behaviour: sum(&behaviour_factors),
+        satisfaction: sum(&satisfaction_factors),
+    };
+
+    let flags = flags(c, status, annual_profit, revenue_growth, policy);
+    let mut reasons: Vec<String> = flags.iter().map(|f| flag_reason(*f, c, annual_profit, revenue_growth)).collect();
+    if let Some(m) = model {
+        reasons.push(format!(
+            "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive {:.0} %",
+            m.p_alive * 100.0
+        ));
+    }
+    let mut factors: Vec<Factor> = value_factors
+        .into_iter()
+        .chain(behaviour_factors)
+        .chain(satisfaction_factors)
+        .collect();
+    // Most points first; equal points keep the policy's order (the sort is stable).
+    factors.sort_by(|a, b| b.points.total_cmp(&a.points));
+    reasons.extend(factors.into_iter().map(|f| f.reason));
+
+    Assessment {
+        score: contributions.total(),
+        contributions,
+        reasons,
+        clv: clv_value,
+        clv_method,
+        p_alive: model.map(|m| m.p_alive),
+        annual_profit,
+        profit_margin,
+        share_of_wallet,
+        revenue_growth,
+        tenure_years,
+        status,
+        lifecycle_stage,
+        flags,
+    }
+}
+
+/// The customer's status (seed 003), by these rules in order:
+/// excluded → non-customer; no purchase → target when MAN-qualified or in pursuit, else
+/// suspect; last purchase (or first, if that is all that is known) older than the inactivity
+/// window → lapsed; one purchase → first-time; more → loyal with loyalty at or above the
+/// policy's threshold, else repeat.
+pub fn status(c: &Customer, policy: &ScoringPolicy, today: Date) -> Status {
+    if c.excluded {
+        return Status::NonCustomer;
+    }
+    let purchases = c.purchases_known().unwrap_or(0);
+    if purchases == 0 {
+        return if c.man.qualified() || c.in_pursuit {
+            Status::Target
+        } else {
+            Status::Suspect
+        };
+    }
+    if let Some(last) = c.last_purchase.or(c.first_purchase) {
+        if last < months_before(today, policy.thresholds.inactivity_months) {
+            return Status::Lapsed;
+        }
+    }
+    if purchases == 1 {
+        Status::FirstTime
+    } else if c
+        .loyalty
+        .is_some_and(|l| l >= policy.thresholds.loyal_loyalty)
+    {
+        Status::Loyal
+    } else {
+        Status::Repeat
+    }
+}
+
+/// The lifecycle stage (seed 003): terminated when lapsed or excluded; nurture for suspects,
+/// targets, first-time customers and relationships younger than a year; retention when revenue
+/// falls beyond the tolerance or satisfaction is low; growth when revenue rises beyond it;
+/// payback otherwise (stable or unknown growth).
+pub fn lifecycle(
+    c: &Customer,
+    status: Status,
+    revenue_growth: Option<f64>,
+    tenure_years: Option<f64>,
+    policy: &ScoringPolicy,
+) -> LifecycleStage {
+    let th = &policy.thresholds;
+    match status {
+        Status::NonCustomer | Status::Lapsed => return LifecycleStage::Terminated,
+        Status::Suspect | Status::Target | Status::FirstTime => return LifecycleStage::Nurture,
+        Status::Repeat | Status::Loyal => {}
+    }
+    if tenure_years.is_some_and(|y| y < 1.0) {
+        return LifecycleStage::Nurture;
+    }
+    let falling = revenue_growth.is_some_and(|g| g < -th.growth_tolerance);
+    let unhappy = c.satisfaction.is_some_and(|s| s < th.low_satisfaction);
+    if falling || unhappy {
+        LifecycleStage::Retention
+    } else if revenue_growth.is_some_and(|g| g > th.growth_tolerance) {
+        LifecycleStage::Growth
+    } else {
+        LifecycleStage::Payback
+    }
+}
+
+fn flags(
+    c: &Customer,
+    status: Status,
+    annual_profit: Option<f64>,
+    revenue_growth: Option<f64>,
+    policy: &ScoringPolicy,
+) -> Vec<Flag> {
+    let th = &policy.thresholds;
+    let mut f = Vec::new();
+    if annual_profit.is_some_and(|p| p < 0.0) {
+        f.push(Flag::NegativeProfit);
+    }
+    if c.poor_credit() {
+        f.push(Flag::PoorCredit);
+    }
+    if status == Status::Lapsed {
+        f.push(Flag::Lapsed);
+    }
+    if revenue_growth.is_some_and(|g| g < -th.growth_tolerance) {
+        f.push(Flag::RevenueFalling);
+    }
+    if c.open_complaints.is_some_and(|n| n > 0) {
+        f.push(Flag::OpenComplaints);
+    }
+    if c
+        .satisfaction
+        .is_some_and(|s| s >= th.barely_satisfied_min && s < th.barely_satisfied_max)
+    {
+        f.push(Flag::BarelySatisfied);
+    }
+    if c.contacts_90d == Some(0) {
+        f.push(Flag::NoRecentContact);
+    }
+    f
+}
+
+fn flag_reason(f: Flag, c: &Customer, profit: Option<f64>, growth: Option<f64>) -> String {
+    match f {
+        Flag::NegativeProfit => format!(
+            "loses money: annual profit {}",
+            amount(profit.unwrap_or(0.0))
+        ),
+        Flag::PoorCredit => {
+            let mut parts = Vec::new();
+            if let Some(p) = c.payment_behaviour.filter(|p| p.is_poor()) {
+                parts.push(format!("pays {}", snake(&p)));
+            }
+            if let Some(s) = c.funding_status.filter(|s| s.is_poor()) {
+                parts.push(format!("funding {}", snake(&s)));
+            }
+            format!("poor credit: {}", parts.join(", "))
+        }
+        Flag::Lapsed => "lapsed: no purchase within the inactivity window".to_owned(),
+        Flag::RevenueFalling => format!(
+            "revenue falling: {} against the previous window",
+            percent(growth.unwrap_or(0.0))
+        ),
+        Flag::OpenComplaints => format!(
+            "{} open complaint(s)",
+            c.open_complaints.unwrap_or(0)
+        ),
+        Flag::BarelySatisfied => format!(
+            "barely satisfied ({}/10): such customers defect to competitors",
+            c.satisfaction.unwrap_or(0.0)
+        ),
+        Flag::NoRecentContact => "no contact in the last 90 days".to_owned(),
+    }
+}
+
+/// The snake_case name serde gives an enum value.
+fn snake<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+/// Words for a normalised factor value.
+fn band(n: f64) -> &'static str {
+    if n >= 0.75 {
+        "in the top band"
+    } else if n >= 0.5 {
+        "above the middle"
+    } else if n >= 0.25 {
+        "below the middle"
+    } else {
+        "in the low band"
+    }
+}
+
+/// `date` moved back by `months` calendar months, the day clamped to the month's length.
+pub fn months_before(date: Date, months: u32) -> Date {
+    let total = i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 - i64::from(months);
+    let year = total.div_euclid(12);
+    let month0 = total.rem_euclid(12);
+    let (Ok(year), Ok(month)) = (
+        i32::try_from(year),
+        time::Month::try_from((month0 + 1) as u8),
+    ) else {
+        return Date::MIN;
+    };
+    let day = date.day().min(month.length(year));
+    Date::from_calendar_date(year, month, day).unwrap_or(Date::MIN)
+}
+
+/// An amount with thousands separators and no decimals past the cent: `12,400`, `-1,250.5`.
+pub fn amount(x: f64) -> String {
+    let rounded = (x * 100.0).round() / 100.0;
+    let neg = rounded < 0.0;
+    let abs = rounded.abs();
+    let whole = abs.trunc() as u64;
+    let cents = ((abs - abs.trunc()) * 100.0).round() as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if cents > 0 {
+        if cents % 10 == 0 {
+            out.push_str(&format!(".{}", cents / 10));
+        } else {
+            out.push_str(&format!(".{cents:02}"));
+        }
+    }
+    if neg {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.0} %", x * 100.0)
+}
+
+fn years(x: f64) -> String {
+    format!("{x:.1} years")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::customer::{FundingStatus, PaymentBehaviour};
+    use crate::domain::id::CustomerId;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 06 - 30);
+
+    fn customer() -> Customer {
+        Customer::new(CustomerId::parse("c-1").unwrap())
+    }
+
+    fn score(c: &Customer) -> Assessment {
+        let p = ScoringPolicy::default();
+        assess(c, &p, &p.clv, None, TODAY)
+    }
+
+    #[test]
+    fn issue_example_clv_is_920() {
+        let mut c = customer();
+        c.gross_profit = Some(100.0);
+        c.acquisition_cost = Some(80.0);
+        let p = ScoringPolicy::default();
+        let clv = ClvParams {
+            retention_rate: 1.0,
+            discount_rate: 0.0,
+            horizon_years: 10,
+        };
+        let a = assess(&c, &p, &clv, None, TODAY);
+        assert_eq!(a.clv, Some(920.0));
+        assert_eq!(a.clv_method, ClvMethod::Formula);
+        assert_eq!(a.annual_profit, Some(100.0));
+    }
+
+    #[test]
+    fn hand_computed_score() {
+        // Every factor exactly at its reference scale earns half; satisfaction 8 and loyalty 6.
+        let mut c = customer();
+        c.gross_profit = Some(10_000.0);
+        c.revenue = Some(50_000.0);
+        c.category_spend = Some(50_000.0 / 0.3);
+        c.relationship_start = Some(date!(2023 - 06 - 30));
+        c.satisfaction = Some(8.0);
+        c.loyalty = Some(6.0);
+        let p = ScoringPolicy::default();
+        // CLV is set to the scale through a model estimate so that every money factor is at ½.
+        let a = assess(
+            &c,
+            &p,
+            &p.clv,
+            Some(ModelEstimate {
+                clv: 50_000.0,
+                p_alive: 0.9,
+            }),
+            TODAY,
+        );
+        // value: 50 × (0.6 × ½ + 0.4 × ½) = 25.
+        assert!((a.contributions.value - 25.0).abs() < 1e-9);
+        // behaviour: 30 × (0.4 × ½ + 0.3 × ½ + 0.3 × t/(t+3)), t = 1096 days / 365.25.
+        let t = 1096.0 / 365.25;
+        let expected_behaviour = 30.0 * (0.2 + 0.15 + 0.3 * t / (t + 3.0));
+        assert!((a.contributions.behaviour - expected_behaviour).abs() < 1e-9);
+        // satisfaction: 20 × (0.5 × 0.8 + 0.5 × 0.6) = 14.
+        assert!((a.contributions.satisfaction - 14.0).abs() < 1e-9);
+        assert!((a.score - (25.0 + expected_behaviour + 14.0)).abs() < 1e-9);
+        assert_eq!(a.clv_method, ClvMethod::Model);
+        assert_eq!(a.p_alive, Some(0.9));
+    }
+
+    #[test]
+    fn missing_inputs_are_said_and_explicit() {
+        let a = score(&customer());
+        // Only the neutral survey points: 20 × 0.5.
+        assert!((a.score - 10.0).abs() < 1e-9);
+        assert!(a.reasons.iter().any(|r| r.contains("satisfaction not reported")));
+        assert!(a.reasons.iter().any(|r| r.contains("annual profit unknown")));
+        assert_eq!(a.clv, None);
+        assert_eq!(a.status, Status::Suspect);
+    }
+
+    #[test]
+    fn reasons_rank_by_points_and_speak_plainly() {
+        let mut c = customer();
+        c.gross_profit = Some(12_400.0);
+        c.satisfaction = Some(9.0);
+        let a = score(&c);
+        assert!(
+            a.reasons[0].starts_with("annual profit 12,400 is above the middle of the policy scale 10,000"),
+            "{:?}",
+            a.reasons
+        );
+    }
+
+    #[test]
+    fn flags_negative_profit_and_poor_credit_first() {
+        let mut c = customer();
+        c.gross_profit = Some(100.0);
+        c.cost_to_serve = Some(350.0);
+        c.payment_behaviour = Some(PaymentBehaviour::InArrears);
+        c.funding_status = Some(FundingStatus::Ample);
+        let a = score(&c);
+        assert_eq!(a.flags, [Flag::NegativeProfit, Flag::PoorCredit]);
+        assert_eq!(a.reasons[0], "loses money: annual profit -250");
+        assert_eq!(a.reasons[1], "poor credit: pays in arrears");
+    }
+
+    #[test]
+    fn statuses() {
+        let p = ScoringPolicy::default();
+        let mut c = customer();
+        assert_eq!(status(&c, &p, TODAY), Status::Suspect);
+        c.man.money = true;
+        c.man.authority = true;
+        assert_eq!(status(&c, &p, TODAY), Status::Suspect);
+        c.man.need = true;
+        assert_eq!(status(&c, &p, TODAY), Status::Target);
+        c.first_purchase = Some(date!(2026 - 01 - 15));
+        assert_eq!(status(&c, &p, TODAY), Status::FirstTime);
+        c.purchase_count = Some(3);
+        c.last_purchase = Some(date!(2026 - 05 - 01));
+        assert_eq!(status(&c, &p, TODAY), Status::Repeat);
+        c.loyalty = Some(8.0);
+        assert_eq!(status(&c, &p, TODAY), Status::Loyal);
+        // Twelve months to the day is still inside the window; a day more is not.
+        c.last_purchase = Some(date!(2025 - 06 - 30));
+        assert_eq!(status(&c, &p, TODAY), Status::Loyal);
+        c.last_purchase = Some(date!(2025 - 06 - 29));
+        c.first_purchase = Some(date!(2024 - 01 - 15));
+        assert_eq!(status(&c, &p, TODAY), Status::Lapsed);
+        c.excluded = true;
+        assert_eq!(status(&c, &p, TODAY), Status::NonCustomer);
+        let c2 = Customer {
+            in_pursuit: true,
+            ..customer()
+        };
+        assert_eq!(status(&c2, &p, TODAY), Status::Target);
+    }
+
+    #[test]
+    fn lifecycle_stages() {
+        let mut c = customer();
+        c.purchase_count = Some(5);
+        c.first_purchase = Some(date!(2022 - 01 - 01));
+        c.last_purchase = Some(date!(2026 - 06 - 01));
+        c.previous_revenue = Some(1000.0);
+        c.revenue = Some(1200.0);
+        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Growth);
+        c.revenue = Some(1030.0);
+        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Payback);
+        c.revenue = Some(900.0);
+        let a = score(&c);
+        assert_eq!(a.lifecycle_stage, LifecycleStage::Retention);
+        assert!(a.flags.contains(&Flag::RevenueFalling));
+        c.revenue = Some(1000.0);
+        c.satisfaction = Some(4.0);
+        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Retention);
+        c.first_purchase = Some(date!(2026 - 01 - 01));
+        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Nurture);
+        c.last_purchase = Some(date!(2026 - 01 - 01));
+        c.first_purchase = Some(date!(2020 - 01 - 01));
+        c.last_purchase = Some(date!(2024 - 01 - 01));
+        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Terminated);
+    }
+
+    #[test]
+    fn months_before_clamps_the_day() {
+        assert_eq!(months_before(date!(2026 - 03 - 31), 1), date!(2026 - 02 - 28));
+        assert_eq!(months_before(date!(2026 - 01 - 15), 12), date!(2025 - 01 - 15));
+        assert_eq!(months_before(date!(2026 - 01 - 15), 13), date!(2024 - 12 - 15));
+    }
+
+    #[test]
+    fn amounts_read_well() {
+        assert_eq!(amount(12_400.0), "12,400");
+        assert_eq!(amount(-1_250.5), "-1,250.5");
+        assert_eq!(amount(1_234_567.891), "1,234,567.89");
+        assert_eq!(amount(0.0), "0");
+        assert_eq!(amount(999.0), "999");
+    }
+
+    fn arb_customer() -> impl Strategy<Value = Customer> {
+        (
+            prop::option::of(0.0..1e9f64),
+            prop::option::of(-1e9..1e9f64),
+            prop::option::of(0.0..1e9f64),
+            prop::option::of(0.0..1e9f64),
+            prop::option::of(0.0..=10.0f64),
+            prop::option::of(0.0..=10.0f64),
+            prop::option::of(0i64..20_000),
+            prop::option::of(0u64..1000),
+        )
+            .prop_map(|(rev, gp, cts, spend, sat, loy, days, n)| {
+                let mut c = customer();
+                c.revenue = rev;
+                c.gross_profit = gp;
+                c.cost_to_serve = cts;
+                c.category_spend = match (rev, spend) {
+                    (Some(r), Some(s)) => Some(r + s),
+                    (_, s) => s,
+                };
+                c.satisfaction = sat;
+                c.loyalty = loy;
+                c.relationship_start = days.map(|d| TODAY - time::Duration::days(d));
+                c.purchase_count = n;
+                c
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_valid_customer_scores_within_0_100_and_parts_add_up(c in arb_customer()) {
+            prop_assert!(c.check(TODAY).is_empty());
+            let a = score(&c);
+            prop_assert!((0.0..=100.0).contains(&a.score), "{}", a.score);
+            prop_assert!((a.contributions.total() - a.score).abs() < 1e-9);
+            prop_assert_eq!(score(&c), a);
+        }
+
+        #[test]
+        fn more_profit_never_lowers_the_score(c in arb_customer(), extra in 0.0..1e6f64) {
+            let base = score(&c).score;
+            let mut richer = c.clone();
+            richer.gross_profit = Some(c.gross_profit.unwrap_or(0.0) + extra);
+            prop_assert!(score(&richer).score >= base - 1e-9);
+        }
+
+        #[test]
+        fn more_satisfaction_never_lowers_the_score(c in arb_customer(), s in 0.0..=10.0f64) {
+            let mut a = c.clone();
+            a.satisfaction = Some(s);
+            let mut b = c;
+            b.satisfaction = Some((s + 1.0).min(10.0));
+            prop_assert!(score(&b).score >= score(&a).score - 1e-9);
+        }
+    }
+}
