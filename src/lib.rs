@@ -5,4 +5,8 @@
 //! the wire types and the tonic handlers, [`config`] the configuration, and [`app`] ties them
 //! into a server that can be started on any listener (tests use port 0).
 
+pub mod api;
+pub mod app;
+pub mod config;
 pub mod domain;
+pub mod store;

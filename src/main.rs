@@ -1,1 +1,38 @@
-fn main() {}
+//! The `cvo` binary: telemetry → configuration → build → serve until a signal.
+
+use clap::Parser;
+use cvo::app::{shutdown_signal, Application};
+use cvo::config::{Cli, Command, Config, LogFormat, ServeArgs};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let args: ServeArgs = match cli.command {
+        Some(Command::Serve(args)) => merge(args, cli.serve),
+        None => cli.serve,
+    };
+    init_tracing(args.log_format.unwrap_or_default());
+    let config = Config::resolve(&args)?;
+    let app = Application::build(config).await?;
+    app.run_until(shutdown_signal()).await
+}
+
+/// Flags given after `serve` win over the same flags given before it.
+fn merge(sub: ServeArgs, top: ServeArgs) -> ServeArgs {
+    ServeArgs {
+        addr: sub.addr.or(top.addr),
+        data_dir: sub.data_dir.or(top.data_dir),
+        config: sub.config.or(top.config),
+        log_format: sub.log_format.or(top.log_format),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

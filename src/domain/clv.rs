@@ -57,19 +57,13 @@ impl ClvParams {
         if !(0.0..=MAX_DISCOUNT_RATE).contains(&self.discount_rate) {
             v.push(Violation::new(
                 "discount_rate",
-                format!(
-                    "{} is outside 0..{MAX_DISCOUNT_RATE}",
-                    self.discount_rate
-                ),
+                format!("{} is outside 0..{MAX_DISCOUNT_RATE}", self.discount_rate),
             ));
         }
         if !(1..=MAX_HORIZON_YEARS).contains(&self.horizon_years) {
             v.push(Violation::new(
                 "horizon_years",
-                format!(
-                    "{} is outside 1..{MAX_HORIZON_YEARS}",
-                    self.horizon_years
-                ),
+                format!("{} is outside 1..{MAX_HORIZON_YEARS}", self.horizon_years),
             ));
         }
         v

@@ -262,7 +262,10 @@ impl Customer {
                 ));
             }
         }
-        for (field, value) in [("satisfaction", self.satisfaction), ("loyalty", self.loyalty)] {
+        for (field, value) in [
+            ("satisfaction", self.satisfaction),
+            ("loyalty", self.loyalty),
+        ] {
             if let Some(x) = value {
                 if !x.is_finite() || !(0.0..=10.0).contains(&x) {
                     v.push(Violation::new(field, format!("{x} is outside 0..10")));
@@ -317,7 +320,10 @@ impl Customer {
                 } else if x < 0.0 {
                     v.push(Violation::new(field, format!("{x} is negative")));
                 } else if x > MAX_AMOUNT {
-                    v.push(Violation::new(field, format!("{x} is larger than {MAX_AMOUNT}")));
+                    v.push(Violation::new(
+                        field,
+                        format!("{x} is larger than {MAX_AMOUNT}"),
+                    ));
                 }
             }
         }
@@ -399,7 +405,8 @@ impl Customer {
 
     /// Payment late or worse, or funding tight or worse.
     pub fn poor_credit(&self) -> bool {
-        self.payment_behaviour.is_some_and(PaymentBehaviour::is_poor)
+        self.payment_behaviour
+            .is_some_and(PaymentBehaviour::is_poor)
             || self.funding_status.is_some_and(FundingStatus::is_poor)
     }
 }

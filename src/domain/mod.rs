@@ -6,4 +6,5 @@ pub mod customer;
 pub mod id;
 pub mod policy;
 pub mod score;
+pub mod snapshot;
 pub mod status;

@@ -198,7 +198,10 @@ impl ScoringPolicy {
         }
         let t = self.thresholds;
         if t.inactivity_months == 0 {
-            v.push(Violation::new("thresholds.inactivity_months", "must be > 0"));
+            v.push(Violation::new(
+                "thresholds.inactivity_months",
+                "must be > 0",
+            ));
         }
         if t.window_months == 0 {
             v.push(Violation::new("thresholds.window_months", "must be > 0"));

@@ -152,7 +152,12 @@ pub fn assess(
     let status = status(c, policy, today);
     let lifecycle_stage = lifecycle(c, status, revenue_growth, tenure_years, policy);
 
-    let money = |name: &str, x: Option<f64>, scale: f64, weight: f64, part: f64, show: fn(f64) -> String| {
+    let money = |name: &str,
+                 x: Option<f64>,
+                 scale: f64,
+                 weight: f64,
+                 part: f64,
+                 show: fn(f64) -> String| {
         let max = 100.0 * part * weight;
         match x {
             Some(x) => {
@@ -180,10 +185,7 @@ pub fn assess(
         match x {
             Some(x) => Factor {
                 points: max * x / 10.0,
-                reason: format!(
-                    "{name} {x}/10 ({:.1} of {max:.1} points)",
-                    max * x / 10.0
-                ),
+                reason: format!("{name} {x}/10 ({:.1} of {max:.1} points)", max * x / 10.0),
             },
             None => Factor {
                 points: max * NEUTRAL,
@@ -196,11 +198,25 @@ pub fn assess(
     };
 
     let value_factors = [
-        money("annual profit", annual_profit, sc.annual_profit, fw.annual_profit, w.value, amount),
+        money(
+            "annual profit",
+            annual_profit,
+            sc.annual_profit,
+            fw.annual_profit,
+            w.value,
+            amount,
+        ),
         money("CLV", clv_value, sc.clv, fw.clv, w.value, amount),
     ];
     let behaviour_factors = [
-        money("revenue", c.revenue, sc.revenue, fw.revenue, w.behaviour, amount),
+        money(
+            "revenue",
+            c.revenue,
+            sc.revenue,
+            fw.revenue,
+            w.behaviour,
+            amount,
+        ),
         money(
             "share of wallet",
             share_of_wallet,
@@ -209,7 +225,14 @@ pub fn assess(
             w.behaviour,
             percent,
         ),
-        money("tenure", tenure_years, sc.tenure_years, fw.tenure, w.behaviour, years),
+        money(
+            "tenure",
+            tenure_years,
+            sc.tenure_years,
+            fw.tenure,
+            w.behaviour,
+            years,
+        ),
     ];
     let satisfaction_factors = [
         survey("satisfaction", c.satisfaction, fw.satisfaction),
@@ -223,7 +246,10 @@ pub fn assess(
     };
 
     let flags = flags(c, status, annual_profit, revenue_growth, policy);
-    let mut reasons: Vec<String> = flags.iter().map(|f| flag_reason(*f, c, annual_profit, revenue_growth)).collect();
+    let mut reasons: Vec<String> = flags
+        .iter()
+        .map(|f| flag_reason(*f, c, annual_profit, revenue_growth))
+        .collect();
     if let Some(m) = model {
         reasons.push(format!(
             "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive {:.0} %",
@@ -346,8 +372,7 @@ fn flags(
     if c.open_complaints.is_some_and(|n| n > 0) {
         f.push(Flag::OpenComplaints);
     }
-    if c
-        .satisfaction
+    if c.satisfaction
         .is_some_and(|s| s >= th.barely_satisfied_min && s < th.barely_satisfied_max)
     {
         f.push(Flag::BarelySatisfied);
@@ -379,10 +404,7 @@ fn flag_reason(f: Flag, c: &Customer, profit: Option<f64>, growth: Option<f64>) 
             "revenue falling: {} against the previous window",
             percent(growth.unwrap_or(0.0))
         ),
-        Flag::OpenComplaints => format!(
-            "{} open complaint(s)",
-            c.open_complaints.unwrap_or(0)
-        ),
+        Flag::OpenComplaints => format!("{} open complaint(s)", c.open_complaints.unwrap_or(0)),
         Flag::BarelySatisfied => format!(
             "barely satisfied ({}/10): such customers defect to competitors",
             c.satisfaction.unwrap_or(0.0)
@@ -414,7 +436,8 @@ fn band(n: f64) -> &'static str {
 
 /// `date` moved back by `months` calendar months, the day clamped to the month's length.
 pub fn months_before(date: Date, months: u32) -> Date {
-    let total = i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 - i64::from(months);
+    let total =
+        i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 - i64::from(months);
     let year = total.div_euclid(12);
     let month0 = total.rem_euclid(12);
     let (Ok(year), Ok(month)) = (
@@ -540,8 +563,14 @@ mod tests {
         let a = score(&customer());
         // Only the neutral survey points: 20 × 0.5.
         assert!((a.score - 10.0).abs() < 1e-9);
-        assert!(a.reasons.iter().any(|r| r.contains("satisfaction not reported")));
-        assert!(a.reasons.iter().any(|r| r.contains("annual profit unknown")));
+        assert!(a
+            .reasons
+            .iter()
+            .any(|r| r.contains("satisfaction not reported")));
+        assert!(a
+            .reasons
+            .iter()
+            .any(|r| r.contains("annual profit unknown")));
         assert_eq!(a.clv, None);
         assert_eq!(a.status, Status::Suspect);
     }
@@ -553,7 +582,8 @@ mod tests {
         c.satisfaction = Some(9.0);
         let a = score(&c);
         assert!(
-            a.reasons[0].starts_with("annual profit 12,400 is above the middle of the policy scale 10,000"),
+            a.reasons[0]
+                .starts_with("annual profit 12,400 is above the middle of the policy scale 10,000"),
             "{:?}",
             a.reasons
         );
@@ -632,9 +662,18 @@ mod tests {
 
     #[test]
     fn months_before_clamps_the_day() {
-        assert_eq!(months_before(date!(2026 - 03 - 31), 1), date!(2026 - 02 - 28));
-        assert_eq!(months_before(date!(2026 - 01 - 15), 12), date!(2025 - 01 - 15));
-        assert_eq!(months_before(date!(2026 - 01 - 15), 13), date!(2024 - 12 - 15));
+        assert_eq!(
+            months_before(date!(2026 - 03 - 31), 1),
+            date!(2026 - 02 - 28)
+        );
+        assert_eq!(
+            months_before(date!(2026 - 01 - 15), 12),
+            date!(2025 - 01 - 15)
+        );
+        assert_eq!(
+            months_before(date!(2026 - 01 - 15), 13),
+            date!(2024 - 12 - 15)
+        );
     }
 
     #[test]

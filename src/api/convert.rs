@@ -1,0 +1,557 @@
+//! proto ⇄ domain conversion. Input is validated here, once, and only validated domain values
+//! go further in.
+
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+use super::error::Violations;
+use super::pb;
+use crate::domain::clv::ClvParams;
+use crate::domain::customer::{
+    Customer, CustomerKind, FundingStatus, Man, PaymentBehaviour, PurchaseSummary, RelationshipType,
+};
+use crate::domain::id::{CustomerId, PortfolioName};
+use crate::domain::policy::ScoringPolicy;
+use crate::domain::score::{ClvMethod, Flag};
+use crate::domain::snapshot::ValueSnapshot;
+use crate::domain::status::{LifecycleStage, Status};
+
+/// Earliest date accepted: anything before is a data-entry error.
+const MIN_DATE: Date = time::macros::date!(1900 - 01 - 01);
+
+/// The latest date that is "today" somewhere on Earth (UTC+14), so that a caller in any time
+/// zone can send its own today without it counting as the future.
+pub fn today() -> Date {
+    (OffsetDateTime::now_utc() + time::Duration::hours(14)).date()
+}
+
+/// A printable, bounded rendering of an untrusted string for error messages.
+pub fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// The portfolio of a request: "default" when empty.
+pub fn portfolio(raw: &str, field: &str, v: &mut Violations) -> Option<PortfolioName> {
+    if raw.is_empty() {
+        return Some(PortfolioName::default_portfolio());
+    }
+    match PortfolioName::parse(raw) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            v.add(field, format!("portfolio \"{}\" {e}", shown(raw)));
+            None
+        }
+    }
+}
+
+/// A customer id field.
+pub fn customer_id(raw: &str, field: &str, v: &mut Violations) -> Option<CustomerId> {
+    match CustomerId::parse(raw) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            v.add(field, format!("customer id \"{}\" {e}", shown(raw)));
+            None
+        }
+    }
+}
+
+fn date(raw: &str, field: &str, who: &str, v: &mut Violations) -> Option<Date> {
+    if raw.is_empty() {
+        return None;
+    }
+    match Date::parse(raw, format_description!("[year]-[month]-[day]")) {
+        Ok(d) if d >= MIN_DATE => Some(d),
+        Ok(d) => {
+            v.add(field, format!("{who}: {d} is before {MIN_DATE}"));
+            None
+        }
+        Err(_) => {
+            v.add(
+                field,
+                format!("{who}: \"{}\" is not a date YYYY-MM-DD", shown(raw)),
+            );
+            None
+        }
+    }
+}
+
+fn count(raw: Option<i64>, field: &str, who: &str, v: &mut Violations) -> Option<u64> {
+    let n = raw?;
+    match u64::try_from(n) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            v.add(field, format!("{who}: {n} is negative"));
+            None
+        }
+    }
+}
+
+/// Maps a proto enum (an `i32` on the wire) to a domain value: 0 is "unknown", an unknown
+/// number is an error (a newer client, or garbage).
+fn enumeration<P, D>(
+    raw: i32,
+    field: &str,
+    who: &str,
+    v: &mut Violations,
+    map: impl Fn(P) -> Option<D>,
+) -> Option<D>
+where
+    P: TryFrom<i32>,
+{
+    if raw == 0 {
+        return None;
+    }
+    match P::try_from(raw).ok().and_then(map) {
+        Some(d) => Some(d),
+        None => {
+            v.add(field, format!("{who}: {raw} is not a known value"));
+            None
+        }
+    }
+}
+
+/// Validates and converts one customer. `path` names it in errors (`customers[3]`, `customer`).
+/// Returns `None` when anything is wrong; every problem is added to `v`.
+pub fn customer_from_proto(
+    p: &pb::Customer,
+    path: &str,
+    today: Date,
+    v: &mut Violations,
+) -> Option<Customer> {
+    let before = v.len();
+    let who = format!("customer \"{}\"", shown(&p.id));
+    let f = |name: &str| format!("{path}.{name}");
+    let id = customer_id(&p.id, &f("id"), v);
+
+    let kind = enumeration(p.kind, &f("kind"), &who, v, |k: pb::CustomerKind| match k {
+        pb::CustomerKind::Unspecified => None,
+        pb::CustomerKind::Individual => Some(CustomerKind::Individual),
+        pb::CustomerKind::Organization => Some(CustomerKind::Organization),
+    });
+    let relationship_type = enumeration(
+        p.relationship_type,
+        &f("relationship_type"),
+        &who,
+        v,
+        |k: pb::RelationshipType| match k {
+            pb::RelationshipType::Unspecified => None,
+            pb::RelationshipType::Basic => Some(RelationshipType::Basic),
+            pb::RelationshipType::Passive => Some(RelationshipType::Passive),
+            pb::RelationshipType::Responsible => Some(RelationshipType::Responsible),
+            pb::RelationshipType::Proactive => Some(RelationshipType::Proactive),
+            pb::RelationshipType::Partner => Some(RelationshipType::Partner),
+        },
+    );
+    let payment_behaviour = enumeration(
+        p.payment_behaviour,
+        &f("payment_behaviour"),
+        &who,
+        v,
+        |k: pb::PaymentBehaviour| match k {
+            pb::PaymentBehaviour::Unspecified => None,
+            pb::PaymentBehaviour::Prompt => Some(PaymentBehaviour::Prompt),
+            pb::PaymentBehaviour::Normal => Some(PaymentBehaviour::Normal),
+            pb::PaymentBehaviour::Fair => Some(PaymentBehaviour::Fair),
+            pb::PaymentBehaviour::Late => Some(PaymentBehaviour::Late),
+            pb::PaymentBehaviour::Reluctant => Some(PaymentBehaviour::Reluctant),
+            pb::PaymentBehaviour::InArrears => Some(PaymentBehaviour::InArrears),
+        },
+    );
+    let funding_status = enumeration(
+        p.funding_status,
+        &f("funding_status"),
+        &who,
+        v,
+        |k: pb::FundingStatus| match k {
+            pb::FundingStatus::Unspecified => None,
+            pb::FundingStatus::Ample => Some(FundingStatus::Ample),
+            pb::FundingStatus::Sufficient => Some(FundingStatus::Sufficient),
+            pb::FundingStatus::Tight => Some(FundingStatus::Tight),
+            pb::FundingStatus::Short => Some(FundingStatus::Short),
+            pb::FundingStatus::Critical => Some(FundingStatus::Critical),
+        },
+    );
+    let relationship_start = date(&p.relationship_start, &f("relationship_start"), &who, v);
+    let first_purchase = date(&p.first_purchase, &f("first_purchase"), &who, v);
+    let last_purchase = date(&p.last_purchase, &f("last_purchase"), &who, v);
+    let purchase_count = count(p.purchase_count, &f("purchase_count"), &who, v);
+    let referrals = count(p.referrals, &f("referrals"), &who, v);
+    let open_complaints = count(p.open_complaints, &f("open_complaints"), &who, v);
+    let resolved_complaints = count(p.resolved_complaints, &f("resolved_complaints"), &who, v);
+    let contacts_90d = count(p.contacts_90d, &f("contacts_90d"), &who, v);
+    let man = p.man.map_or(Man::default(), |m| Man {
+        money: m.money,
+        authority: m.authority,
+        need: m.need,
+    });
+
+    // With a bad id the value rules still run (on a stand-in id), so that the caller hears of
+    // every problem of the record at once.
+    let id_ok = id.is_some();
+    let Some(id) = id.or_else(|| CustomerId::parse("_").ok()) else {
+        return None;
+    };
+    let c = Customer {
+        id,
+        kind,
+        segment: p.segment.clone(),
+        region: p.region.clone(),
+        revenue: p.revenue,
+        gross_profit: p.gross_profit,
+        cost_to_serve: p.cost_to_serve,
+        acquisition_cost: p.acquisition_cost,
+        category_spend: p.category_spend,
+        previous_revenue: p.previous_revenue,
+        own_growth: p.own_growth,
+        relationship_start,
+        first_purchase,
+        last_purchase,
+        purchase_count,
+        referrals,
+        satisfaction: p.satisfaction,
+        loyalty: p.loyalty,
+        open_complaints,
+        resolved_complaints,
+        contacts_90d,
+        relationship_type,
+        payment_behaviour,
+        funding_status,
+        man,
+        excluded: p.excluded,
+        in_pursuit: p.in_pursuit,
+        purchases: PurchaseSummary {
+            frequency: p.frequency,
+            recency: p.recency,
+            t: p.t,
+            monetary_value: p.monetary_value,
+        },
+    };
+    for x in c.check(today) {
+        v.add(f(&x.field), format!("{who}: {}", x.reason));
+    }
+    (id_ok && v.len() == before).then_some(c)
+}
+
+fn date_to_proto(d: Option<Date>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// The stored facts, back on the wire.
+pub fn customer_to_proto(c: &Customer) -> pb::Customer {
+    pb::Customer {
+        id: c.id.to_string(),
+        kind: match c.kind {
+            None => pb::CustomerKind::Unspecified,
+            Some(CustomerKind::Individual) => pb::CustomerKind::Individual,
+            Some(CustomerKind::Organization) => pb::CustomerKind::Organization,
+        } as i32,
+        segment: c.segment.clone(),
+        region: c.region.clone(),
+        revenue: c.revenue,
+        gross_profit: c.gross_profit,
+        cost_to_serve: c.cost_to_serve,
+        acquisition_cost: c.acquisition_cost,
+        category_spend: c.category_spend,
+        previous_revenue: c.previous_revenue,
+        own_growth: c.own_growth,
+        relationship_start: date_to_proto(c.relationship_start),
+        first_purchase: date_to_proto(c.first_purchase),
+        last_purchase: date_to_proto(c.last_purchase),
+        purchase_count: c.purchase_count.map(saturating_i64),
+        referrals: c.referrals.map(saturating_i64),
+        satisfaction: c.satisfaction,
+        loyalty: c.loyalty,
+        open_complaints: c.open_complaints.map(saturating_i64),
+        resolved_complaints: c.resolved_complaints.map(saturating_i64),
+        contacts_90d: c.contacts_90d.map(saturating_i64),
+        relationship_type: match c.relationship_type {
+            None => pb::RelationshipType::Unspecified,
+            Some(RelationshipType::Basic) => pb::RelationshipType::Basic,
+            Some(RelationshipType::Passive) => pb::RelationshipType::Passive,
+            Some(RelationshipType::Responsible) => pb::RelationshipType::Responsible,
+            Some(RelationshipType::Proactive) => pb::RelationshipType::Proactive,
+            Some(RelationshipType::Partner) => pb::RelationshipType::Partner,
+        } as i32,
+        payment_behaviour: match c.payment_behaviour {
+            None => pb::PaymentBehaviour::Unspecified,
+            Some(PaymentBehaviour::Prompt) => pb::PaymentBehaviour::Prompt,
+            Some(PaymentBehaviour::Normal) => pb::PaymentBehaviour::Normal,
+            Some(PaymentBehaviour::Fair) => pb::PaymentBehaviour::Fair,
+            Some(PaymentBehaviour::Late) => pb::PaymentBehaviour::Late,
+            Some(PaymentBehaviour::Reluctant) => pb::PaymentBehaviour::Reluctant,
+            Some(PaymentBehaviour::InArrears) => pb::PaymentBehaviour::InArrears,
+        } as i32,
+        funding_status: match c.funding_status {
+            None => pb::FundingStatus::Unspecified,
+            Some(FundingStatus::Ample) => pb::FundingStatus::Ample,
+            Some(FundingStatus::Sufficient) => pb::FundingStatus::Sufficient,
+            Some(FundingStatus::Tight) => pb::FundingStatus::Tight,
+            Some(FundingStatus::Short) => pb::FundingStatus::Short,
+            Some(FundingStatus::Critical) => pb::FundingStatus::Critical,
+        } as i32,
+        man: Some(pb::Man {
+            money: c.man.money,
+            authority: c.man.authority,
+            need: c.man.need,
+        }),
+        excluded: c.excluded,
+        in_pursuit: c.in_pursuit,
+        frequency: c.purchases.frequency,
+        recency: c.purchases.recency,
+        t: c.purchases.t,
+        monetary_value: c.purchases.monetary_value,
+    }
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The policy's CLV defaults with the request's overrides applied and checked.
+pub fn clv_params(
+    defaults: ClvParams,
+    over: Option<&pb::ClvParameters>,
+    v: &mut Violations,
+) -> ClvParams {
+    let Some(o) = over else { return defaults };
+    let p = ClvParams {
+        retention_rate: o.retention_rate.unwrap_or(defaults.retention_rate),
+        discount_rate: o.discount_rate.unwrap_or(defaults.discount_rate),
+        horizon_years: o.horizon_years.unwrap_or(defaults.horizon_years),
+    };
+    for x in p.check() {
+        v.add(format!("clv.{}", x.field), x.reason);
+    }
+    p
+}
+
+pub fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: i32::try_from(t.nanosecond()).unwrap_or(0),
+    }
+}
+
+fn status_to_proto(s: Status) -> pb::CustomerStatus {
+    match s {
+        Status::NonCustomer => pb::CustomerStatus::NonCustomer,
+        Status::Suspect => pb::CustomerStatus::Suspect,
+        Status::Target => pb::CustomerStatus::Target,
+        Status::FirstTime => pb::CustomerStatus::FirstTime,
+        Status::Repeat => pb::CustomerStatus::Repeat,
+        Status::Loyal => pb::CustomerStatus::Loyal,
+        Status::Lapsed => pb::CustomerStatus::Lapsed,
+    }
+}
+
+fn stage_to_proto(s: LifecycleStage) -> pb::LifecycleStage {
+    match s {
+        LifecycleStage::Nurture => pb::LifecycleStage::Nurture,
+        LifecycleStage::Growth => pb::LifecycleStage::Growth,
+        LifecycleStage::Payback => pb::LifecycleStage::Payback,
+        LifecycleStage::Retention => pb::LifecycleStage::Retention,
+        LifecycleStage::Terminated => pb::LifecycleStage::Terminated,
+    }
+}
+
+fn flag_to_proto(f: Flag) -> pb::Flag {
+    match f {
+        Flag::NegativeProfit => pb::Flag::NegativeProfit,
+        Flag::PoorCredit => pb::Flag::PoorCredit,
+        Flag::BarelySatisfied => pb::Flag::BarelySatisfied,
+        Flag::OpenComplaints => pb::Flag::OpenComplaints,
+        Flag::RevenueFalling => pb::Flag::RevenueFalling,
+        Flag::NoRecentContact => pb::Flag::NoRecentContact,
+        Flag::Lapsed => pb::Flag::Lapsed,
+    }
+}
+
+/// A value snapshot on the wire.
+pub fn value_to_proto(s: &ValueSnapshot) -> pb::CustomerValue {
+    let a = &s.assessment;
+    pb::CustomerValue {
+        customer_id: s.customer_id.to_string(),
+        portfolio: s.portfolio.to_string(),
+        score: a.score,
+        contributions: Some(pb::Contributions {
+            value: a.contributions.value,
+            behaviour: a.contributions.behaviour,
+            satisfaction: a.contributions.satisfaction,
+        }),
+        reasons: a.reasons.clone(),
+        clv: a.clv,
+        clv_method: match a.clv_method {
+            ClvMethod::Formula => pb::ClvMethod::Formula,
+            ClvMethod::Model => pb::ClvMethod::Model,
+        } as i32,
+        annual_profit: a.annual_profit,
+        profit_margin: a.profit_margin,
+        share_of_wallet: a.share_of_wallet,
+        status: status_to_proto(a.status) as i32,
+        lifecycle_stage: stage_to_proto(a.lifecycle_stage) as i32,
+        flags: a.flags.iter().map(|f| flag_to_proto(*f) as i32).collect(),
+        tier: s.tier.as_ref().map(|t| t.tier.clone()).unwrap_or_default(),
+        policy_version: s.policy_version.clone(),
+        scored_at: Some(timestamp(s.scored_at)),
+        revenue_growth: a.revenue_growth,
+        tenure_years: a.tenure_years,
+    }
+}
+
+/// The scoring policy on the wire.
+pub fn policy_to_proto(p: &ScoringPolicy) -> pb::ScoringPolicy {
+    let (w, fw, s, t, c) = (
+        &p.weights,
+        &p.factor_weights,
+        &p.scales,
+        &p.thresholds,
+        &p.clv,
+    );
+    pb::ScoringPolicy {
+        version: p.version(),
+        weights: Some(pb::PartWeights {
+            value: w.value,
+            behaviour: w.behaviour,
+            satisfaction: w.satisfaction,
+        }),
+        factor_weights: Some(pb::FactorWeights {
+            annual_profit: fw.annual_profit,
+            clv: fw.clv,
+            revenue: fw.revenue,
+            share_of_wallet: fw.share_of_wallet,
+            tenure: fw.tenure,
+            satisfaction: fw.satisfaction,
+            loyalty: fw.loyalty,
+        }),
+        scales: Some(pb::ReferenceScales {
+            annual_profit: s.annual_profit,
+            clv: s.clv,
+            revenue: s.revenue,
+            share_of_wallet: s.share_of_wallet,
+            tenure_years: s.tenure_years,
+        }),
+        thresholds: Some(pb::Thresholds {
+            inactivity_months: t.inactivity_months,
+            loyal_loyalty: t.loyal_loyalty,
+            low_satisfaction: t.low_satisfaction,
+            barely_satisfied_min: t.barely_satisfied_min,
+            barely_satisfied_max: t.barely_satisfied_max,
+            growth_tolerance: t.growth_tolerance,
+            window_months: t.window_months,
+        }),
+        clv: Some(pb::ClvDefaults {
+            retention_rate: c.retention_rate,
+            discount_rate: c.discount_rate,
+            horizon_years: c.horizon_years,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 06 - 30);
+
+    fn fields(v: Violations) -> Vec<String> {
+        let status = v.into_status();
+        use tonic_types::StatusExt;
+        status
+            .get_details_bad_request()
+            .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_field() {
+        let p = pb::Customer {
+            id: "c-9".into(),
+            kind: pb::CustomerKind::Organization as i32,
+            segment: "retail".into(),
+            region: "EU".into(),
+            revenue: Some(1000.0),
+            gross_profit: Some(-5.0),
+            cost_to_serve: Some(1.0),
+            acquisition_cost: Some(2.0),
+            category_spend: Some(3000.0),
+            previous_revenue: Some(900.0),
+            own_growth: Some(0.05),
+            relationship_start: "2020-02-29".into(),
+            first_purchase: "2020-03-01".into(),
+            last_purchase: "2026-01-01".into(),
+            purchase_count: Some(12),
+            referrals: Some(1),
+            satisfaction: Some(7.5),
+            loyalty: Some(9.0),
+            open_complaints: Some(0),
+            resolved_complaints: Some(3),
+            contacts_90d: Some(2),
+            relationship_type: pb::RelationshipType::Partner as i32,
+            payment_behaviour: pb::PaymentBehaviour::Late as i32,
+            funding_status: pb::FundingStatus::Critical as i32,
+            man: Some(pb::Man {
+                money: true,
+                authority: false,
+                need: true,
+            }),
+            excluded: false,
+            in_pursuit: true,
+            frequency: Some(11.0),
+            recency: Some(30.0),
+            t: Some(40.0),
+            monetary_value: Some(55.5),
+        };
+        let mut v = Violations::new();
+        let c = customer_from_proto(&p, "customer", TODAY, &mut v).unwrap();
+        assert!(v.is_empty());
+        assert_eq!(customer_to_proto(&c), p);
+    }
+
+    #[test]
+    fn names_every_bad_field_with_its_path() {
+        let p = pb::Customer {
+            id: "c 1".into(),
+            kind: 99,
+            first_purchase: "2026-13-01".into(),
+            purchase_count: Some(-2),
+            satisfaction: Some(f64::NAN),
+            ..Default::default()
+        };
+        let mut v = Violations::new();
+        assert!(customer_from_proto(&p, "customers[3]", TODAY, &mut v).is_none());
+        assert_eq!(
+            fields(v),
+            [
+                "customers[3].id",
+                "customers[3].kind",
+                "customers[3].first_purchase",
+                "customers[3].purchase_count",
+                "customers[3].satisfaction"
+            ]
+        );
+        // With a valid id, the value rules run too.
+        let p = pb::Customer {
+            id: "c-1".into(),
+            satisfaction: Some(f64::NAN),
+            last_purchase: "2999-01-01".into(),
+            ..Default::default()
+        };
+        let mut v = Violations::new();
+        assert!(customer_from_proto(&p, "customer", TODAY, &mut v).is_none());
+        assert_eq!(
+            fields(v),
+            ["customer.satisfaction", "customer.last_purchase"]
+        );
+    }
+
+    #[test]
+    fn shown_is_bounded_and_printable() {
+        assert_eq!(shown("a\u{0}b"), "a\\u{0}b");
+        assert_eq!(shown(&"x".repeat(100)).chars().count(), 41);
+    }
+}

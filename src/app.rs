@@ -1,0 +1,164 @@
+//! The application: store + handlers + health + reflection, served on a listener until a
+//! shutdown signal.
+//!
+//! [`Application::build`] does everything that can fail at start (open the store, bind the
+//! address) so that a misconfiguration is reported before anything is served, and tests can
+//! bind port 0 and ask for the real address.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::api::pb;
+use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
+use crate::api::service::Api;
+use crate::config::Config;
+use crate::store::{SledStore, Store};
+
+/// A built, not yet serving, server.
+pub struct Application {
+    listener: TcpListener,
+    store: Arc<SledStore>,
+    config: Config,
+}
+
+impl Application {
+    /// Opens the store in the configured data directory and binds the configured address.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.check()?;
+        let dir = config.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+            SledStore::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
+        })
+        .await
+        .context("opening the store")??;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        Ok(Self {
+            listener,
+            store: Arc::new(store),
+            config,
+        })
+    }
+
+    /// The address actually bound (the real port when the configured one was 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` completes, then stops taking new calls, lets in-flight ones
+    /// finish within the configured grace period, and flushes the store.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            store,
+            config,
+        } = self;
+        let limits = config.limits;
+        let api = Api::new(
+            store.clone() as Arc<dyn Store>,
+            config.policy.clone(),
+            limits,
+        );
+        let cvo = CustomerValueServiceServer::new(api)
+            .max_decoding_message_size(limits.max_message_bytes);
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<CustomerValueServiceServer<Api>>()
+            .await;
+        let reflection_v1 = reflection_builder()
+            .build_v1()
+            .context("building reflection v1")?;
+        // grpcurl 1.8 and other older clients speak only v1alpha.
+        let reflection_v1alpha = reflection_builder()
+            .build_v1alpha()
+            .context("building reflection v1alpha")?;
+
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), policy = %config.policy.version(), "serving");
+
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new calls, finishing in-flight ones");
+            health
+                .set_not_serving::<CustomerValueServiceServer<Api>>()
+                .await;
+            let _ = stopping_tx.send(());
+        };
+        let serve = Server::builder()
+            .timeout(limits.request_timeout())
+            .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(cvo)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        let grace = limits.shutdown_grace();
+        let deadline = async move {
+            // Only counts from the moment shutdown starts; never fires while serving.
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = serve => result.context("serving")?,
+            () = deadline => tracing::warn!(?grace, "in-flight calls did not finish within the grace period; stopping anyway"),
+        }
+        store.flush().await.context("flushing the store")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Reflection over the cvo protos and the health service's, so that grpcurl can list,
+/// describe and call both without a .proto file, and over `google.rpc`'s error details, so
+/// that it can print the BadRequest of a rejected call.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,286 @@
+//! Configuration: command-line flags, environment variables and an optional TOML file.
+//!
+//! Precedence, highest first: flag, environment variable (`CVO_ADDR`, `CVO_DATA_DIR`,
+//! `CVO_CONFIG`, `CVO_LOG_FORMAT`), the config file, the built-in default. Every setting has a
+//! default that serves: `cvo` with no arguments listens on 127.0.0.1:50051 with its data in
+//! `./data`.
+//!
+//! The file (see `cvo.example.toml`) may hold:
+//! ```toml
+//! addr = "127.0.0.1:50051"
+//! data_dir = "./data"
+//! log_format = "human"            # or "json"
+//!
+//! [policy]                        # the scoring policy; every field optional
+//! name = "q3-2026"                # when set, the policy version
+//! [policy.weights]
+//! value = 0.5
+//! behaviour = 0.3
+//! satisfaction = 0.2
+//! [policy.clv]
+//! retention_rate = 0.8
+//! discount_rate = 0.1
+//! horizon_years = 5
+//!
+//! [limits]
+//! max_message_bytes = 16777216
+//! max_page_size = 1000
+//! max_customers_per_call = 10000
+//! request_timeout_secs = 30
+//! concurrency_limit_per_connection = 256
+//! shutdown_grace_secs = 10
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::policy::ScoringPolicy;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// cvo, the customer-value oracle: scores customers, tiers portfolios into the customer pyramid
+/// and answers over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "cvo", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API (the default when no subcommand is given).
+    Serve(ServeArgs),
+}
+
+/// Settings of the server. Each flag can also come from the environment or the config file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "CVO_ADDR", global = true)]
+    pub addr: Option<SocketAddr>,
+    /// Directory of the sled database [default: ./data].
+    #[arg(long, env = "CVO_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file: scoring policy, CLV defaults, limits.
+    #[arg(long, env = "CVO_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format [default: human]. The level comes from RUST_LOG (default "info").
+    #[arg(long, env = "CVO_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Limits that protect the server from oversized or runaway requests.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request message accepted after decompression, in bytes; larger ones are
+    /// refused with RESOURCE_EXHAUSTED before they are decoded.
+    pub max_message_bytes: usize,
+    /// Largest page a list RPC returns; larger page sizes are capped.
+    pub max_page_size: u32,
+    /// Most customers one UpsertCustomers call may carry.
+    pub max_customers_per_call: usize,
+    /// Calls running longer are cancelled with DEADLINE_EXCEEDED.
+    pub request_timeout_secs: f64,
+    /// Most calls served at once on one connection; more wait for a slot.
+    pub concurrency_limit_per_connection: usize,
+    /// On SIGINT/SIGTERM, how long in-flight calls may take to finish.
+    pub shutdown_grace_secs: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_page_size: 1000,
+            max_customers_per_call: 10_000,
+            request_timeout_secs: 30.0,
+            concurrency_limit_per_connection: 256,
+            shutdown_grace_secs: 10.0,
+        }
+    }
+}
+
+impl Limits {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout_secs)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.shutdown_grace_secs)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.max_message_bytes >= 1024,
+            "limits.max_message_bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            self.max_page_size >= 1,
+            "limits.max_page_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_customers_per_call >= 1,
+            "limits.max_customers_per_call must be at least 1"
+        );
+        anyhow::ensure!(
+            self.request_timeout_secs.is_finite() && self.request_timeout_secs > 0.0,
+            "limits.request_timeout_secs must be a positive number"
+        );
+        anyhow::ensure!(
+            self.concurrency_limit_per_connection >= 1,
+            "limits.concurrency_limit_per_connection must be at least 1"
+        );
+        anyhow::ensure!(
+            self.shutdown_grace_secs.is_finite() && self.shutdown_grace_secs >= 0.0,
+            "limits.shutdown_grace_secs must be a number >= 0"
+        );
+        Ok(())
+    }
+}
+
+/// The contents of the TOML file; every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub policy: ScoringPolicy,
+    pub limits: Limits,
+}
+
+impl FileConfig {
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub policy: ScoringPolicy,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Defaults with the data in `data_dir`, on an ephemeral loopback port: for tests.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_owned(),
+            log_format: LogFormat::Human,
+            policy: ScoringPolicy::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Merges flags/environment over the file over the defaults, and checks the result.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        let default_addr: SocketAddr = DEFAULT_ADDR.parse().context("built-in default address")?;
+        let config = Self {
+            addr: args.addr.or(file.addr).unwrap_or(default_addr),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            policy: file.policy,
+            limits: file.limits,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    pub fn check(&self) -> anyhow::Result<()> {
+        let problems = self.policy.check();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems
+                .into_iter()
+                .map(|v| format!("policy.{}: {}", v.field, v.reason))
+                .collect();
+            anyhow::bail!("invalid scoring policy: {}", list.join("; "));
+        }
+        self.limits.check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve() {
+        let c = Config::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(c.addr.to_string(), DEFAULT_ADDR);
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cvo.toml");
+        std::fs::write(
+            &path,
+            "addr = \"127.0.0.1:6000\"\ndata_dir = \"/tmp/x\"\n[policy]\nname = \"p1\"\n[limits]\nmax_page_size = 10\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            addr: Some("127.0.0.1:7000".parse().unwrap()),
+            config: Some(path),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.addr.port(), 7000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.policy.version(), "p1");
+        assert_eq!(c.limits.max_page_size, 10);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cvo.toml");
+        std::fs::write(&path, "[policy.weights]\nvalue = 0.9\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let err = Config::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("policy.weights"), "{err}");
+        std::fs::write(&path, "adr = \"x\"\n").unwrap();
+        let err = format!("{:#}", Config::resolve(&args).unwrap_err());
+        assert!(err.contains("unknown field `adr`"), "{err}");
+    }
+}

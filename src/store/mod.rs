@@ -1,0 +1,86 @@
+//! Persistence behind one trait, [`Store`], so that handlers do not know about sled and tests
+//! could swap the engine. [`SledStore`] is the implementation the server uses.
+//!
+//! Every write is atomic and acknowledged (its future resolves `Ok`) only after it has been
+//! flushed to disk: a caller that got an answer can rely on it surviving a crash.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::domain::customer::Customer;
+use crate::domain::id::{CustomerId, PortfolioName};
+use crate::domain::snapshot::ValueSnapshot;
+
+/// Version of the on-disk layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What can go wrong below the API.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine: {0}")]
+    Engine(#[from] sled::Error),
+    #[error(
+        "the store at {path} has format version {found}; this build reads version {FORMAT_VERSION}"
+    )]
+    UnknownFormat { path: String, found: String },
+    #[error("corrupt record under key {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// How many customers an upsert inserted and how many it replaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+/// A page of results and the cursor of the next page, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque position after the last item; `None` when there is no more.
+    pub next: Option<u64>,
+}
+
+/// Customers and their kept values.
+#[tonic::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or replaces `customers` in `portfolio`, all of them or none.
+    async fn upsert_customers(
+        &self,
+        portfolio: &PortfolioName,
+        customers: Vec<Customer>,
+    ) -> Result<UpsertCounts, StoreError>;
+
+    /// The stored facts of one customer.
+    async fn get_customer(
+        &self,
+        portfolio: &PortfolioName,
+        id: &CustomerId,
+    ) -> Result<Option<Customer>, StoreError>;
+
+    /// Appends a value snapshot to the customer's history and makes it the latest.
+    async fn keep_value(&self, value: &ValueSnapshot) -> Result<(), StoreError>;
+
+    /// The latest kept value of one customer.
+    async fn latest_value(
+        &self,
+        portfolio: &PortfolioName,
+        id: &CustomerId,
+    ) -> Result<Option<ValueSnapshot>, StoreError>;
+
+    /// Kept values of one customer, newest first, starting after cursor `after`.
+    async fn value_history(
+        &self,
+        portfolio: &PortfolioName,
+        id: &CustomerId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<ValueSnapshot>, StoreError>;
+
+    /// Flushes everything to disk (used at shutdown; writes already flush themselves).
+    async fn flush(&self) -> Result<(), StoreError>;
+}
