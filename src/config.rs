@@ -269,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_spells_out_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cvo.example.toml");
+        let file = FileConfig::read(&path).unwrap();
+        assert_eq!(file.policy, ScoringPolicy::default());
+        assert_eq!(file.limits, Limits::default());
+        assert_eq!(
+            file.addr.map(|a| a.to_string()).as_deref(),
+            Some(DEFAULT_ADDR)
+        );
+    }
+
+    #[test]
     fn bad_files_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cvo.toml");

@@ -192,9 +192,7 @@ pub fn customer_from_proto(
     // With a bad id the value rules still run (on a stand-in id), so that the caller hears of
     // every problem of the record at once.
     let id_ok = id.is_some();
-    let Some(id) = id.or_else(|| CustomerId::parse("_").ok()) else {
-        return None;
-    };
+    let id = id.or_else(|| CustomerId::parse("_").ok())?;
     let c = Customer {
         id,
         kind,
@@ -551,7 +549,7 @@ mod tests {
 
     #[test]
     fn shown_is_bounded_and_printable() {
-        assert_eq!(shown("a\u{0}b"), "a\\u{0}b");
+        assert_eq!(shown("a\u{0}b\u{7}"), "a\\0b\\u{7}");
         assert_eq!(shown(&"x".repeat(100)).chars().count(), 41);
     }
 }

@@ -165,7 +165,7 @@ pub fn assess(
                 Factor {
                     points: max * n,
                     reason: format!(
-                        "{name} {} is {} of the policy scale {} ({:.1} of {:.1} points)",
+                        "{name} {} is {} the policy scale {} ({:.1} of {:.1} points)",
                         show(x),
                         band(n),
                         show(scale),
@@ -424,13 +424,13 @@ fn snake<T: Serialize>(v: &T) -> String {
 /// Words for a normalised factor value.
 fn band(n: f64) -> &'static str {
     if n >= 0.75 {
-        "in the top band"
+        "in the top band of"
     } else if n >= 0.5 {
-        "above the middle"
+        "at or above"
     } else if n >= 0.25 {
-        "below the middle"
+        "below"
     } else {
-        "in the low band"
+        "in the low band of"
     }
 }
 
@@ -460,13 +460,13 @@ pub fn amount(x: f64) -> String {
     let digits = whole.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
     }
     if cents > 0 {
-        if cents % 10 == 0 {
+        if cents.is_multiple_of(10) {
             out.push_str(&format!(".{}", cents / 10));
         } else {
             out.push_str(&format!(".{cents:02}"));
@@ -582,8 +582,7 @@ mod tests {
         c.satisfaction = Some(9.0);
         let a = score(&c);
         assert!(
-            a.reasons[0]
-                .starts_with("annual profit 12,400 is above the middle of the policy scale 10,000"),
+            a.reasons[0].starts_with("annual profit 12,400 is at or above the policy scale 10,000"),
             "{:?}",
             a.reasons
         );

@@ -1,0 +1,123 @@
+//! Test support: the real server on 127.0.0.1:0 with a temporary data directory, and a tonic
+//! client to it.
+#![allow(dead_code)]
+
+pub mod grpcurl;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cvo::api::pb;
+use cvo::api::pb::customer_value_service_client::CustomerValueServiceClient;
+use cvo::app::Application;
+use cvo::config::Config;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+pub type Client = CustomerValueServiceClient<Channel>;
+
+/// A running server. Dropping it without [`TestApp::stop`] aborts it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts the server with the default configuration on `data_dir`.
+    pub async fn start(data_dir: &Path) -> TestApp {
+        Self::start_with(Config::for_tests(data_dir)).await
+    }
+
+    pub async fn start_with(config: Config) -> TestApp {
+        let data_dir = config.data_dir.clone();
+        let app = Application::build(config).await.expect("build app");
+        let addr = app.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let client = connect(addr).await;
+        TestApp {
+            addr,
+            client,
+            data_dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Graceful stop, as on SIGTERM; the store is flushed and closed when this returns.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task").expect("server result");
+        }
+    }
+
+    /// Stops and starts again on the same data directory.
+    pub async fn restart(self) -> TestApp {
+        let dir = self.data_dir.clone();
+        self.stop().await;
+        TestApp::start(&dir).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+pub async fn connect(addr: SocketAddr) -> Client {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    CustomerValueServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// The fields named by the BadRequest of an INVALID_ARGUMENT status.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(
+        status.code(),
+        tonic::Code::InvalidArgument,
+        "expected INVALID_ARGUMENT, got {status:?}"
+    );
+    status
+        .get_details_bad_request()
+        .expect("a BadRequest detail")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+/// The descriptions of the BadRequest, for checking that the customer is named.
+pub fn bad_descriptions(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| v.description)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn customer(id: &str) -> pb::Customer {
+    pb::Customer {
+        id: id.to_owned(),
+        ..Default::default()
+    }
+}
