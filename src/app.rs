@@ -32,10 +32,12 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         config.check()?;
         let dir = config.data_dir.clone();
+        let cache = config.storage.cache_mb.saturating_mul(1024 * 1024);
         let store = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
-            SledStore::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
+            SledStore::open_with_cache(&dir, cache)
+                .with_context(|| format!("opening the store in {}", dir.display()))
         })
         .await
         .context("opening the store")??;

@@ -29,6 +29,9 @@
 //! request_timeout_secs = 30
 //! concurrency_limit_per_connection = 256
 //! shutdown_grace_secs = 10
+//!
+//! [storage]
+//! cache_mb = 256
 //! ```
 
 use std::net::SocketAddr;
@@ -159,6 +162,22 @@ impl Limits {
     }
 }
 
+/// Storage settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    /// sled's page cache, in MiB.
+    pub cache_mb: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            cache_mb: crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024),
+        }
+    }
+}
+
 /// The contents of the TOML file; every key optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -168,6 +187,7 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub policy: ScoringPolicy,
     pub limits: Limits,
+    pub storage: Storage,
 }
 
 impl FileConfig {
@@ -186,6 +206,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub policy: ScoringPolicy,
     pub limits: Limits,
+    pub storage: Storage,
 }
 
 impl Config {
@@ -197,6 +218,7 @@ impl Config {
             log_format: LogFormat::Human,
             policy: ScoringPolicy::default(),
             limits: Limits::default(),
+            storage: Storage::default(),
         }
     }
 
@@ -217,6 +239,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             policy: file.policy,
             limits: file.limits,
+            storage: file.storage,
         };
         config.check()?;
         Ok(config)
@@ -274,6 +297,7 @@ mod tests {
         let file = FileConfig::read(&path).unwrap();
         assert_eq!(file.policy, ScoringPolicy::default());
         assert_eq!(file.limits, Limits::default());
+        assert_eq!(file.storage, Storage::default());
         assert_eq!(
             file.addr.map(|a| a.to_string()).as_deref(),
             Some(DEFAULT_ADDR)

@@ -85,7 +85,7 @@ impl CustomerValueService for Api {
         };
         let counts = self
             .store
-            .upsert_customers(&portfolio, customers)
+            .upsert_customers(&portfolio, &customers)
             .await
             .map_err(storage)?;
         tracing::debug!(%portfolio, inserted = counts.inserted, updated = counts.updated, "upserted customers");

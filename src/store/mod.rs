@@ -4,9 +4,10 @@
 //! Every write is atomic and acknowledged (its future resolves `Ok`) only after it has been
 //! flushed to disk: a caller that got an answer can rely on it surviving a crash.
 
+pub mod block;
 mod sled_store;
 
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES};
 
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
@@ -45,15 +46,38 @@ pub struct Page<T> {
     pub next: Option<u64>,
 }
 
+/// A load of customers into one portfolio that becomes visible all at once on
+/// [`CustomerLoad::commit`], or not at all when dropped uncommitted. Customers are encoded as
+/// they are added, so a bulk load holds the encoded records, not the decoded ones.
+#[tonic::async_trait]
+pub trait CustomerLoad: Send {
+    fn add(&mut self, customer: &Customer) -> Result<(), StoreError>;
+
+    /// Applies everything added in one atomic, flushed write.
+    async fn commit(self: Box<Self>) -> Result<UpsertCounts, StoreError>;
+}
+
+/// Every customer of a portfolio, ascending by id, in chunks; an `Err` ends the scan.
+pub type CustomerScan = tokio::sync::mpsc::Receiver<Result<Vec<Customer>, StoreError>>;
+
 /// Customers and their kept values.
 #[tonic::async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Starts an all-or-nothing load into `portfolio`.
+    fn begin_load(&self, portfolio: &PortfolioName) -> Box<dyn CustomerLoad>;
+
     /// Inserts or replaces `customers` in `portfolio`, all of them or none.
     async fn upsert_customers(
         &self,
         portfolio: &PortfolioName,
-        customers: Vec<Customer>,
-    ) -> Result<UpsertCounts, StoreError>;
+        customers: &[Customer],
+    ) -> Result<UpsertCounts, StoreError> {
+        let mut load = self.begin_load(portfolio);
+        for c in customers {
+            load.add(c)?;
+        }
+        load.commit().await
+    }
 
     /// The stored facts of one customer.
     async fn get_customer(
@@ -61,6 +85,9 @@ pub trait Store: Send + Sync + 'static {
         portfolio: &PortfolioName,
         id: &CustomerId,
     ) -> Result<Option<Customer>, StoreError>;
+
+    /// Streams every customer of `portfolio`, ascending by id, from a consistent state.
+    fn scan_customers(&self, portfolio: &PortfolioName) -> CustomerScan;
 
     /// Appends a value snapshot to the customer's history and makes it the latest.
     async fn keep_value(&self, value: &ValueSnapshot) -> Result<(), StoreError>;

@@ -8,9 +8,20 @@
 //! | key | value |
 //! |---|---|
 //! | `M` `format_version` | the layout version, decimal ASCII |
-//! | `C` portfolio `0` customer | customer facts (JSON) |
+//! | `H` portfolio | the portfolio's base manifest (JSON: layer, blocks, customers) |
+//! | `B` portfolio `0` layer (u64 BE) `0` block (u32 BE) | a [block](super::block) of customers (JSON records) sorted by id |
+//! | `X` portfolio `0` layer (u64 BE) `0` first id of a block | the block number (u32 BE) |
+//! | `O` portfolio `0` customer | a customer upserted since the base was written (JSON) |
 //! | `V` portfolio `0` customer `0` nanos (u64 BE) | a value snapshot (JSON), append-only |
 //! | `L` portfolio `0` customer | the latest value snapshot (JSON) |
+//!
+//! # Customers: a base and an overlay
+//! A portfolio's customers live in a *base* of blocks sorted by id, plus an *overlay* of single
+//! records upserted since (always newer than the base). A unary upsert writes overlay records;
+//! a bulk load merges the new records, the overlay and the old base into a new base layer and
+//! drops the old one and the overlay, all in one batch. So a load of a million customers is a
+//! thousand large sled values, not a million small ones (see [`super::block`] for why), and one
+//! customer is found with at most three reads: overlay, index, block.
 //!
 //! Value keys order by customer then time, so a customer's history is one range scan, read
 //! backwards for newest first.
@@ -26,12 +37,17 @@ use std::sync::{Arc, Mutex};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Page, Store, StoreError, UpsertCounts, FORMAT_VERSION};
+use super::block::{self, Block};
+use super::{CustomerLoad, CustomerScan, Page, Store, StoreError, UpsertCounts, FORMAT_VERSION};
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
 use crate::domain::snapshot::ValueSnapshot;
 
 const FORMAT_KEY: &[u8] = b"Mformat_version";
+
+/// Page cache of the store unless configured: enough for the hot blocks of a few million
+/// customers while keeping the server's memory well under a gigabyte.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 const SEP: u8 = 0;
 
 /// A [`Store`] on a sled database in one directory.
@@ -46,7 +62,15 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`. Refuses a store written in another layout
     /// version, or a non-empty database without a version, rather than misreading it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`SledStore::open`] with a page cache of `cache_bytes` (sled's own default is 1 GiB).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
         match db.get(FORMAT_KEY)? {
             Some(v) if v.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
             Some(v) => {
@@ -109,8 +133,150 @@ fn key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-fn customer_key(p: &PortfolioName, id: &CustomerId) -> Vec<u8> {
-    key(b'C', &[p.as_str().as_bytes(), id.as_str().as_bytes()])
+fn overlay_key(p: &PortfolioName, id: &[u8]) -> Vec<u8> {
+    key(b'O', &[p.as_str().as_bytes(), id])
+}
+
+fn manifest_key(p: &PortfolioName) -> Vec<u8> {
+    key(b'H', &[p.as_str().as_bytes()])
+}
+
+/// `kind` portfolio 0 layer 0: the prefix of a base layer's blocks (`B`) or index (`X`).
+fn layer_prefix(kind: u8, p: &PortfolioName, layer: u64) -> Vec<u8> {
+    let mut k = key(kind, &[p.as_str().as_bytes(), &layer.to_be_bytes()]);
+    k.push(SEP);
+    k
+}
+
+/// Customers per base block: about 200 KB of typical records, the size sled handles well.
+const BLOCK_CUSTOMERS: usize = 1024;
+
+/// A stream of (id, encoded record), ascending by id.
+type RecordStream<'a> = Box<dyn Iterator<Item = (&'a [u8], &'a [u8])> + 'a>;
+
+/// A consistent read of a portfolio's customers: its base blocks and its overlay entries
+/// (id, record).
+type CustomerSources = (Vec<sled::IVec>, Vec<(sled::IVec, sled::IVec)>);
+
+/// Where a portfolio's base is.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    layer: u64,
+    blocks: u32,
+    customers: u64,
+}
+
+impl SledStore {
+    fn manifest(&self, p: &PortfolioName) -> Result<Option<Manifest>, StoreError> {
+        let k = manifest_key(p);
+        match self.db.get(&k)? {
+            Some(v) => decode(&k, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The encoded record of `id` in the portfolio's base, if any.
+    fn base_record(&self, p: &PortfolioName, id: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        let Some(m) = self.manifest(p)? else {
+            return Ok(None);
+        };
+        let index = layer_prefix(b'X', p, m.layer);
+        let mut upto = index.clone();
+        upto.extend_from_slice(id);
+        let Some((_, block_no)) = self
+            .db
+            .range(index.as_slice()..=upto.as_slice())
+            .next_back()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let mut bk = layer_prefix(b'B', p, m.layer);
+        bk.extend_from_slice(&block_no);
+        let Some(bytes) = self.db.get(&bk)? else {
+            return Err(corrupt(&bk, "indexed block is missing"));
+        };
+        let block = Block::parse(&bytes).map_err(|e| corrupt(&bk, &e.to_string()))?;
+        Ok(block.find(id).map(sled::IVec::from))
+    }
+
+    /// The encoded record of `id`: the overlay's if upserted since the base, else the base's.
+    fn customer_record(
+        &self,
+        p: &PortfolioName,
+        id: &[u8],
+    ) -> Result<Option<sled::IVec>, StoreError> {
+        match self.db.get(overlay_key(p, id))? {
+            Some(v) => Ok(Some(v)),
+            None => self.base_record(p, id),
+        }
+    }
+
+    /// Every (id, encoded record) of the portfolio, ascending by id, the overlay winning over
+    /// the base. Reads a consistent state: it holds the writer lock while collecting the block
+    /// handles (cheap reference-counted values), not while decoding.
+    fn customer_sources(
+        &self,
+        p: &PortfolioName,
+    ) -> Result<CustomerSources, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut blocks = Vec::new();
+        if let Some(m) = self.manifest(p)? {
+            for kv in self.db.scan_prefix(layer_prefix(b'B', p, m.layer)) {
+                blocks.push(kv?.1);
+            }
+        }
+        let prefix = key(b'O', &[p.as_str().as_bytes(), b""]);
+        let mut overlay = Vec::new();
+        for kv in self.db.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            overlay.push((sled::IVec::from(&k[prefix.len()..]), v));
+        }
+        Ok((blocks, overlay))
+    }
+}
+
+fn corrupt(key: &[u8], reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Merges ascending (id, record) streams; on equal ids the earlier stream wins. Calls `emit`
+/// with each id, its record, and whether it came from `fresh` (stream 0) while also present in
+/// a later stream.
+fn merge_sorted<'a>(
+    streams: Vec<RecordStream<'a>>,
+    mut emit: impl FnMut(&'a [u8], &'a [u8], usize, bool) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut iters: Vec<_> = streams.into_iter().map(|s| s.peekable()).collect();
+    loop {
+        let mut best: Option<(usize, &'a [u8])> = None;
+        for (i, it) in iters.iter_mut().enumerate() {
+            if let Some(&(k, _)) = it.peek() {
+                if best.is_none_or(|(_, b)| k < b) {
+                    best = Some((i, k));
+                }
+            }
+        }
+        let Some((winner, k)) = best else {
+            return Ok(());
+        };
+        let mut record = None;
+        let mut shadowed = false;
+        for (i, it) in iters.iter_mut().enumerate() {
+            if it.peek().is_some_and(|&(k2, _)| k2 == k) {
+                let (_, r) = it.next().unwrap_or((k, b""));
+                if i == winner {
+                    record = Some(r);
+                } else {
+                    shadowed = true;
+                }
+            }
+        }
+        emit(k, record.unwrap_or(b""), winner, shadowed)?;
+    }
 }
 
 fn latest_key(p: &PortfolioName, id: &CustomerId) -> Vec<u8> {
@@ -142,32 +308,181 @@ fn nanos(t: time::OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos()).unwrap_or(0)
 }
 
+/// A pending load: the encoded records, merged into a new base at commit.
+struct SledLoad {
+    store: SledStore,
+    portfolio: PortfolioName,
+    records: Vec<(CustomerId, Vec<u8>)>,
+}
+
+#[tonic::async_trait]
+impl CustomerLoad for SledLoad {
+    fn add(&mut self, customer: &Customer) -> Result<(), StoreError> {
+        self.records.push((customer.id.clone(), encode(customer)?));
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<UpsertCounts, StoreError> {
+        let SledLoad {
+            store,
+            portfolio,
+            mut records,
+        } = *self;
+        store
+            .blocking(move |s| {
+                // A stable sort, so that of two records with one id the later added wins.
+                records.sort_by(|a, b| a.0.cmp(&b.0));
+                records.dedup_by(|later, earlier| {
+                    if later.0 == earlier.0 {
+                        std::mem::swap(later, earlier);
+                        true
+                    } else {
+                        false
+                    }
+                });
+                if records.len() <= SMALL_LOAD {
+                    s.write(|db| write_overlay(s, db, &portfolio, &records))
+                } else {
+                    s.write(|db| rewrite_base(db, &portfolio, &records))
+                }
+            })
+            .await
+    }
+}
+
+/// Loads up to this many customers go to the overlay; larger ones rebuild the base.
+const SMALL_LOAD: usize = 10_000;
+
+fn write_overlay(
+    s: &SledStore,
+    db: &sled::Db,
+    p: &PortfolioName,
+    records: &[(CustomerId, Vec<u8>)],
+) -> Result<UpsertCounts, StoreError> {
+    let mut counts = UpsertCounts::default();
+    let mut batch = sled::Batch::default();
+    for (id, rec) in records {
+        let id = id.as_str().as_bytes();
+        if s.customer_record(p, id)?.is_some() {
+            counts.updated += 1;
+        } else {
+            counts.inserted += 1;
+        }
+        batch.insert(overlay_key(p, id), rec.as_slice());
+    }
+    db.apply_batch(batch)?;
+    Ok(counts)
+}
+
+/// Merges `fresh` (sorted, unique ids) with the overlay and the current base into a new base
+/// layer, in one batch that also removes the old layer and the overlay.
+fn rewrite_base(
+    db: &sled::Db,
+    p: &PortfolioName,
+    fresh: &[(CustomerId, Vec<u8>)],
+) -> Result<UpsertCounts, StoreError> {
+    let mk = manifest_key(p);
+    let old: Option<Manifest> = match db.get(&mk)? {
+        Some(v) => Some(decode(&mk, &v)?),
+        None => None,
+    };
+    let mut old_blocks = Vec::new();
+    let mut old_keys = Vec::new();
+    if let Some(m) = old {
+        for prefix in [
+            layer_prefix(b'B', p, m.layer),
+            layer_prefix(b'X', p, m.layer),
+        ] {
+            for kv in db.scan_prefix(&prefix) {
+                let (k, v) = kv?;
+                if k[0] == b'B' {
+                    old_blocks.push((k.clone(), v));
+                }
+                old_keys.push(k);
+            }
+        }
+    }
+    let parsed: Vec<Block<'_>> = old_blocks
+        .iter()
+        .map(|(k, v)| Block::parse(v).map_err(|e| corrupt(k, &e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let overlay_prefix = key(b'O', &[p.as_str().as_bytes(), b""]);
+    let overlay: Vec<(sled::IVec, sled::IVec)> =
+        db.scan_prefix(&overlay_prefix).collect::<Result<_, _>>()?;
+
+    let layer = old.map_or(0, |m| m.layer + 1);
+    let block_prefix = layer_prefix(b'B', p, layer);
+    let index_prefix = layer_prefix(b'X', p, layer);
+    let mut batch = sled::Batch::default();
+    let mut counts = UpsertCounts::default();
+    let mut pending: Vec<(&[u8], &[u8])> = Vec::with_capacity(BLOCK_CUSTOMERS);
+    let mut blocks: u32 = 0;
+    let mut customers: u64 = 0;
+    let mut flush_block = |pending: &mut Vec<(&[u8], &[u8])>, batch: &mut sled::Batch| {
+        if let Some(&(first, _)) = pending.first() {
+            let mut bk = block_prefix.clone();
+            bk.extend_from_slice(&blocks.to_be_bytes());
+            batch.insert(bk, block::encode(pending.iter().copied()));
+            let mut ik = index_prefix.clone();
+            ik.extend_from_slice(first);
+            batch.insert(ik, &blocks.to_be_bytes()[..]);
+            blocks += 1;
+            pending.clear();
+        }
+    };
+    let streams: Vec<RecordStream<'_>> = vec![
+        Box::new(
+            fresh
+                .iter()
+                .map(|(id, r)| (id.as_str().as_bytes(), r.as_slice())),
+        ),
+        Box::new(
+            overlay
+                .iter()
+                .map(|(k, v)| (&k[overlay_prefix.len()..], v.as_ref())),
+        ),
+        Box::new(parsed.iter().flat_map(|b| b.iter())),
+    ];
+    merge_sorted(streams, |id, rec, source, shadowed| {
+        if source == 0 {
+            if shadowed {
+                counts.updated += 1;
+            } else {
+                counts.inserted += 1;
+            }
+        }
+        pending.push((id, rec));
+        customers += 1;
+        if pending.len() == BLOCK_CUSTOMERS {
+            flush_block(&mut pending, &mut batch);
+        }
+        Ok(())
+    })?;
+    flush_block(&mut pending, &mut batch);
+    for k in old_keys {
+        batch.remove(k);
+    }
+    for (k, _) in &overlay {
+        batch.remove(k);
+    }
+    let manifest = Manifest {
+        layer,
+        blocks,
+        customers,
+    };
+    batch.insert(mk, encode(&manifest)?);
+    db.apply_batch(batch)?;
+    Ok(counts)
+}
+
 #[tonic::async_trait]
 impl Store for SledStore {
-    async fn upsert_customers(
-        &self,
-        portfolio: &PortfolioName,
-        customers: Vec<Customer>,
-    ) -> Result<UpsertCounts, StoreError> {
-        let portfolio = portfolio.clone();
-        self.blocking(move |s| {
-            s.write(|db| {
-                let mut batch = sled::Batch::default();
-                let mut counts = UpsertCounts::default();
-                for c in &customers {
-                    let k = customer_key(&portfolio, &c.id);
-                    if db.contains_key(&k)? {
-                        counts.updated += 1;
-                    } else {
-                        counts.inserted += 1;
-                    }
-                    batch.insert(k, encode(c)?);
-                }
-                db.apply_batch(batch)?;
-                Ok(counts)
-            })
+    fn begin_load(&self, portfolio: &PortfolioName) -> Box<dyn CustomerLoad> {
+        Box::new(SledLoad {
+            store: self.clone(),
+            portfolio: portfolio.clone(),
+            records: Vec::new(),
         })
-        .await
     }
 
     async fn get_customer(
@@ -175,12 +490,66 @@ impl Store for SledStore {
         portfolio: &PortfolioName,
         id: &CustomerId,
     ) -> Result<Option<Customer>, StoreError> {
-        let k = customer_key(portfolio, id);
-        self.blocking(move |s| match s.db.get(&k)? {
-            Some(v) => decode(&k, &v).map(Some),
-            None => Ok(None),
-        })
+        let (p, id) = (portfolio.clone(), id.clone());
+        self.blocking(
+            move |s| match s.customer_record(&p, id.as_str().as_bytes())? {
+                Some(v) => decode(id.as_str().as_bytes(), &v).map(Some),
+                None => Ok(None),
+            },
+        )
         .await
+    }
+
+    fn scan_customers(&self, portfolio: &PortfolioName) -> CustomerScan {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let this = self.clone();
+        let p = portfolio.clone();
+        tokio::task::spawn_blocking(move || {
+            let send = |item| tx.blocking_send(item).is_ok();
+            let (blocks, overlay) = match this.customer_sources(&p) {
+                Ok(x) => x,
+                Err(e) => {
+                    send(Err(e));
+                    return;
+                }
+            };
+            let parsed: Result<Vec<Block<'_>>, StoreError> = blocks
+                .iter()
+                .map(|b| Block::parse(b).map_err(|e| corrupt(b"(base block)", &e.to_string())))
+                .collect();
+            let parsed = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    send(Err(e));
+                    return;
+                }
+            };
+            let streams: Vec<RecordStream<'_>> = vec![
+                Box::new(overlay.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))),
+                Box::new(parsed.iter().flat_map(|b| b.iter())),
+            ];
+            let mut chunk = Vec::with_capacity(BLOCK_CUSTOMERS);
+            let result = merge_sorted(streams, |id, rec, _, _| {
+                chunk.push(decode::<Customer>(id, rec)?);
+                if chunk.len() == BLOCK_CUSTOMERS && !send(Ok(std::mem::take(&mut chunk))) {
+                    // The reader went away: stop quietly.
+                    return Err(StoreError::Task("scan abandoned".to_owned()));
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {
+                    if !chunk.is_empty() {
+                        send(Ok(chunk));
+                    }
+                }
+                Err(StoreError::Task(_)) => {}
+                Err(e) => {
+                    send(Err(e));
+                }
+            }
+        });
+        rx
     }
 
     async fn keep_value(&self, value: &ValueSnapshot) -> Result<(), StoreError> {
@@ -280,5 +649,158 @@ impl Store for SledStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(id: &str, revenue: f64) -> Customer {
+        let mut c = Customer::new(CustomerId::parse(id).unwrap());
+        c.revenue = Some(revenue);
+        c
+    }
+
+    async fn all(store: &SledStore, p: &PortfolioName) -> Vec<Customer> {
+        let mut rx = store.scan_customers(p);
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            out.extend(chunk.unwrap());
+        }
+        out
+    }
+
+    async fn load(store: &SledStore, p: &PortfolioName, cs: &[Customer]) -> UpsertCounts {
+        let mut l = store.begin_load(p);
+        for c in cs {
+            l.add(c).unwrap();
+        }
+        l.commit().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn base_and_overlay_merge_with_exact_counts_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = PortfolioName::parse("p").unwrap();
+        let other = PortfolioName::parse("p2").unwrap();
+        let n = SMALL_LOAD + 2_500;
+        let big: Vec<Customer> = (0..n)
+            .map(|i| customer(&format!("c{i:06}"), i as f64))
+            .collect();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            // A small load goes to the overlay.
+            let counts = store
+                .upsert_customers(&p, &[customer("c000001", -1.0), customer("zz", 5.0)])
+                .await
+                .unwrap();
+            assert_eq!(
+                counts,
+                UpsertCounts {
+                    inserted: 2,
+                    updated: 0
+                }
+            );
+            store
+                .upsert_customers(&other, &[customer("c000001", 7.0)])
+                .await
+                .unwrap();
+            // A large one rebuilds the base, absorbing the overlay.
+            let counts = load(&store, &p, &big).await;
+            assert_eq!(
+                counts,
+                UpsertCounts {
+                    inserted: n as u64 - 1,
+                    updated: 1
+                }
+            );
+            let got = store
+                .get_customer(&p, &CustomerId::parse("c000001").unwrap())
+                .await
+                .unwrap();
+            assert_eq!(got.unwrap().revenue, Some(1.0));
+            // Overlay on top of the base.
+            let counts = store
+                .upsert_customers(&p, &[customer("c000002", 99.0), customer("a-new", 1.0)])
+                .await
+                .unwrap();
+            assert_eq!(
+                counts,
+                UpsertCounts {
+                    inserted: 1,
+                    updated: 1
+                }
+            );
+            // A second large load over base + overlay.
+            let counts = load(&store, &p, &big[..SMALL_LOAD + 1]).await;
+            assert_eq!(
+                counts,
+                UpsertCounts {
+                    inserted: 0,
+                    updated: SMALL_LOAD as u64 + 1
+                }
+            );
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let everything = all(&store, &p).await;
+        assert_eq!(everything.len(), n + 2);
+        let ids: Vec<&str> = everything.iter().map(|c| c.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(ids, sorted);
+        assert_eq!(ids[0], "a-new");
+        assert_eq!(*ids.last().unwrap(), "zz");
+        let c2 = everything
+            .iter()
+            .find(|c| c.id.as_str() == "c000002")
+            .unwrap();
+        assert_eq!(
+            c2.revenue,
+            Some(2.0),
+            "the later load wins over the older overlay"
+        );
+        for i in [0usize, 1023, 1024, 5000, n - 1] {
+            let id = CustomerId::parse(&format!("c{i:06}")).unwrap();
+            let c = store.get_customer(&p, &id).await.unwrap().unwrap();
+            assert_eq!(c.revenue, Some(i as f64));
+        }
+        assert!(store
+            .get_customer(&p, &CustomerId::parse("c9").unwrap())
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(all(&store, &other).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_uncommitted_load_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let p = PortfolioName::parse("p").unwrap();
+        let mut l = store.begin_load(&p);
+        l.add(&customer("a", 1.0)).unwrap();
+        drop(l);
+        assert!(all(&store, &p).await.is_empty());
+    }
+
+    #[test]
+    fn refuses_unknown_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.insert(FORMAT_KEY, &b"99"[..]).unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledStore::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("format version 99"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.insert(b"Cstray", &b"x"[..]).unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledStore::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("without a version key"), "{err}");
     }
 }
