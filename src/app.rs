@@ -12,12 +12,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::api::pb;
 use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
-use crate::config::Config;
+use crate::auth::Authenticator;
+use crate::config::{Config, TlsConfig};
 use crate::store::{SledStore, Store};
 
 /// A built, not yet serving, server.
@@ -68,11 +69,11 @@ impl Application {
             config,
         } = self;
         let limits = config.limits;
-        let api = Api::new(
-            store.clone() as Arc<dyn Store>,
-            config.policy.clone(),
-            limits,
-        );
+        let auth = Authenticator::new(&config.auth.keys)?;
+        if !auth.enabled() {
+            tracing::warn!("no API keys configured: every caller is an anonymous admin");
+        }
+        let api = Api::new(store.clone() as Arc<dyn Store>, &config, auth);
         let cvo = CustomerValueServiceServer::new(api)
             .max_decoding_message_size(limits.max_message_bytes);
 
@@ -100,7 +101,13 @@ impl Application {
                 .await;
             let _ = stopping_tx.send(());
         };
-        let serve = Server::builder()
+        let mut builder = Server::builder();
+        if let Some(tls) = &config.tls {
+            builder = builder
+                .tls_config(tls_config(tls)?)
+                .context("configuring TLS")?;
+        }
+        let serve = builder
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
             .add_service(health_service)
@@ -125,6 +132,18 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The server's TLS settings: its identity, and for mutual TLS the CA of client certificates.
+fn tls_config(tls: &TlsConfig) -> anyhow::Result<ServerTlsConfig> {
+    let read =
+        |p: &std::path::Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let mut cfg =
+        ServerTlsConfig::new().identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?));
+    if let Some(ca) = &tls.client_ca {
+        cfg = cfg.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(cfg)
 }
 
 /// Reflection over the cvo protos and the health service's, so that grpcurl can list,

@@ -26,12 +26,34 @@
 //! max_message_bytes = 16777216
 //! max_page_size = 1000
 //! max_customers_per_call = 10000
+//! max_customers_per_load = 5000000
 //! request_timeout_secs = 30
 //! concurrency_limit_per_connection = 256
 //! shutdown_grace_secs = 10
 //!
 //! [storage]
 //! cache_mb = 256
+//!
+//! [tiering]
+//! default_scheme = "curry"
+//!
+//! [[schemes]]                     # custom schemes beside curry, key_major, value_loyalty, diamond
+//! name = "gold_silver"
+//! [[schemes.layers]]
+//! name = "gold"
+//! top_fraction = 0.1              # or min_metric = 70.0, statuses = ["lapsed"], flags = ["poor_credit"]
+//! [[schemes.layers]]
+//! name = "silver"                 # no rule: every ranked customer left
+//!
+//! [[auth.keys]]                   # none: anonymous, loopback only
+//! name = "crm"
+//! sha256 = "..."                  # `echo -n KEY | cvo key hash`
+//! role = "write"                  # read | write | admin
+//!
+//! [tls]                           # none: plaintext
+//! cert = "server.pem"
+//! key = "server.key"
+//! client_ca = "clients-ca.pem"    # optional: mutual TLS
 //! ```
 
 use std::net::SocketAddr;
@@ -42,7 +64,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::ApiKey;
 use crate::domain::policy::ScoringPolicy;
+use crate::domain::pyramid::{self, Scheme, SchemeConfig};
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -73,6 +97,16 @@ pub struct Cli {
 pub enum Command {
     /// Serve the gRPC API (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the SHA-256 hash of an API key, for `[[auth.keys]]` in the config file. The key is
+    /// read from standard input (one line), so that it stays out of the shell history.
+    Hash,
 }
 
 /// Settings of the server. Each flag can also come from the environment or the config file.
@@ -90,6 +124,10 @@ pub struct ServeArgs {
     /// Log format [default: human]. The level comes from RUST_LOG (default "info").
     #[arg(long, env = "CVO_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+    /// Serve a non-loopback address without API keys (anyone who can reach it can read and
+    /// write). Without this flag the server refuses to start that way.
+    #[arg(long, env = "CVO_ALLOW_ANONYMOUS", global = true)]
+    pub allow_anonymous: bool,
 }
 
 /// Limits that protect the server from oversized or runaway requests.
@@ -103,6 +141,9 @@ pub struct Limits {
     pub max_page_size: u32,
     /// Most customers one UpsertCustomers call may carry.
     pub max_customers_per_call: usize,
+    /// Most customers one LoadCustomers stream may carry (a load is held in memory until
+    /// its stream ends, so that it can be stored all at once or not at all).
+    pub max_customers_per_load: usize,
     /// Calls running longer are cancelled with DEADLINE_EXCEEDED.
     pub request_timeout_secs: f64,
     /// Most calls served at once on one connection; more wait for a slot.
@@ -117,6 +158,7 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             max_page_size: 1000,
             max_customers_per_call: 10_000,
+            max_customers_per_load: 5_000_000,
             request_timeout_secs: 30.0,
             concurrency_limit_per_connection: 256,
             shutdown_grace_secs: 10.0,
@@ -178,6 +220,43 @@ impl Default for Storage {
     }
 }
 
+/// API keys (see [`crate::auth`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub keys: Vec<ApiKey>,
+    /// Same as `--allow-anonymous`.
+    pub allow_anonymous: bool,
+}
+
+/// TLS: certificate and key (PEM) of the server, and optionally a client CA for mutual TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// When set, clients must present a certificate signed by this CA.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Tiering settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tiering {
+    /// The scheme of TierPortfolio calls that name none, and whose latest run places the tier
+    /// of a ScoreCustomer answer.
+    pub default_scheme: String,
+}
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Self {
+            default_scheme: "curry".to_owned(),
+        }
+    }
+}
+
 /// The contents of the TOML file; every key optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -188,6 +267,11 @@ pub struct FileConfig {
     pub policy: ScoringPolicy,
     pub limits: Limits,
     pub storage: Storage,
+    pub auth: AuthConfig,
+    pub tls: Option<TlsConfig>,
+    pub tiering: Tiering,
+    /// Custom tiering schemes, beside the built-in ones.
+    pub schemes: Vec<SchemeConfig>,
 }
 
 impl FileConfig {
@@ -207,6 +291,11 @@ pub struct Config {
     pub policy: ScoringPolicy,
     pub limits: Limits,
     pub storage: Storage,
+    pub auth: AuthConfig,
+    pub tls: Option<TlsConfig>,
+    pub tiering: Tiering,
+    /// Built-in and configured schemes, validated.
+    pub schemes: Vec<Scheme>,
 }
 
 impl Config {
@@ -219,6 +308,10 @@ impl Config {
             policy: ScoringPolicy::default(),
             limits: Limits::default(),
             storage: Storage::default(),
+            auth: AuthConfig::default(),
+            tls: None,
+            tiering: Tiering::default(),
+            schemes: pyramid::builtin(),
         }
     }
 
@@ -240,6 +333,13 @@ impl Config {
             policy: file.policy,
             limits: file.limits,
             storage: file.storage,
+            auth: AuthConfig {
+                allow_anonymous: args.allow_anonymous || file.auth.allow_anonymous,
+                keys: file.auth.keys,
+            },
+            tls: file.tls,
+            tiering: file.tiering,
+            schemes: pyramid::schemes(file.schemes)?,
         };
         config.check()?;
         Ok(config)
@@ -254,7 +354,29 @@ impl Config {
                 .collect();
             anyhow::bail!("invalid scoring policy: {}", list.join("; "));
         }
-        self.limits.check()
+        self.limits.check()?;
+        if !self
+            .schemes
+            .iter()
+            .any(|s| s.name == self.tiering.default_scheme)
+        {
+            anyhow::bail!(
+                "tiering.default_scheme {:?} is not a known scheme",
+                self.tiering.default_scheme
+            );
+        }
+        crate::auth::Authenticator::new(&self.auth.keys)?;
+        if self.auth.keys.is_empty() && !self.addr.ip().is_loopback() {
+            if !self.auth.allow_anonymous {
+                anyhow::bail!(
+                    "refusing to serve {} without API keys: configure [[auth.keys]] or pass \
+                     --allow-anonymous",
+                    self.addr
+                );
+            }
+            tracing::warn!(addr = %self.addr, "serving a non-loopback address without API keys");
+        }
+        Ok(())
     }
 }
 
@@ -302,6 +424,18 @@ mod tests {
             file.addr.map(|a| a.to_string()).as_deref(),
             Some(DEFAULT_ADDR)
         );
+    }
+
+    #[test]
+    fn no_keys_on_a_public_address_needs_explicit_consent() {
+        let mut args = ServeArgs {
+            addr: Some("0.0.0.0:50051".parse().unwrap()),
+            ..Default::default()
+        };
+        let err = Config::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("without API keys"), "{err}");
+        args.allow_anonymous = true;
+        assert!(Config::resolve(&args).is_ok());
     }
 
     #[test]

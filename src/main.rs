@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use cvo::app::{shutdown_signal, Application};
-use cvo::config::{Cli, Command, Config, LogFormat, ServeArgs};
+use cvo::config::{Cli, Command, Config, KeyCommand, LogFormat, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -10,6 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args: ServeArgs = match cli.command {
         Some(Command::Serve(args)) => merge(args, cli.serve),
+        Some(Command::Key(KeyCommand::Hash)) => return print_key_hash(),
         None => cli.serve,
     };
     init_tracing(args.log_format.unwrap_or_default());
@@ -25,7 +26,18 @@ fn merge(sub: ServeArgs, top: ServeArgs) -> ServeArgs {
         data_dir: sub.data_dir.or(top.data_dir),
         config: sub.config.or(top.config),
         log_format: sub.log_format.or(top.log_format),
+        allow_anonymous: sub.allow_anonymous || top.allow_anonymous,
     }
+}
+
+/// `cvo key hash`: reads one key from standard input and prints its SHA-256.
+fn print_key_hash() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let key = line.trim_end_matches(['\n', '\r']);
+    anyhow::ensure!(!key.is_empty(), "no key on standard input");
+    println!("{}", cvo::auth::hash_key(key));
+    Ok(())
 }
 
 fn init_tracing(format: LogFormat) {

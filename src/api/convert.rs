@@ -397,6 +397,11 @@ pub fn value_to_proto(s: &ValueSnapshot) -> pb::CustomerValue {
         scored_at: Some(timestamp(s.scored_at)),
         revenue_growth: a.revenue_growth,
         tenure_years: a.tenure_years,
+        tier_run_id: s
+            .tier
+            .as_ref()
+            .map(|t| t.run_id.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod error;
 pub mod paging;
 pub mod service;
+pub mod tier;
 
 /// Code generated from `proto/cvo/v1/*.proto`.
 pub mod pb {

@@ -5,18 +5,56 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::{self, customer_from_proto, customer_id, portfolio};
 use super::error::{invalid, storage, Violations};
 use super::paging;
 use super::pb;
 use super::pb::customer_value_service_server::CustomerValueService;
-use crate::config::Limits;
+use super::tier;
+use crate::auth::{Authenticator, Caller, Role};
+use crate::config::{Config, Limits};
+use crate::domain::customer::Customer;
+use crate::domain::id::PortfolioName;
 use crate::domain::policy::ScoringPolicy;
+use crate::domain::pyramid::{compare, Scheme, TierInput};
 use crate::domain::score::assess;
 use crate::domain::snapshot::ValueSnapshot;
-use crate::store::Store;
+use crate::domain::snapshot::{TierPlacement, TierRun};
+use crate::store::{CustomerLoad, Store};
+
+/// Validates a list of customers, naming bad fields `{path}[i].field`. `seen` maps the ids of
+/// the call (or stream) so far to where they first appeared, for the duplicate rule; `offset`
+/// numbers the customers across the chunks of a stream.
+fn validate_customers(
+    customers: &[pb::Customer],
+    path: &str,
+    offset: usize,
+    seen: &mut HashMap<String, usize>,
+    v: &mut Violations,
+) -> Vec<Customer> {
+    let today = convert::today();
+    let mut out = Vec::with_capacity(customers.len());
+    for (i, c) in customers.iter().enumerate() {
+        let here = format!("{path}[{}]", i + offset);
+        if let Some(first) = seen.get(&c.id) {
+            v.add(
+                format!("{here}.id"),
+                format!(
+                    "customer \"{}\" appears twice: also {path}[{first}]",
+                    convert::shown(&c.id)
+                ),
+            );
+        } else {
+            seen.insert(c.id.clone(), i + offset);
+        }
+        if let Some(c) = customer_from_proto(c, &here, today, v) {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// Shared state of the handlers.
 pub struct Api {
@@ -24,17 +62,43 @@ pub struct Api {
     policy: ScoringPolicy,
     policy_version: String,
     limits: Limits,
+    auth: Authenticator,
+    schemes: Vec<Scheme>,
+    default_scheme: String,
 }
 
 impl Api {
-    pub fn new(store: Arc<dyn Store>, policy: ScoringPolicy, limits: Limits) -> Self {
-        let policy_version = policy.version();
+    pub fn new(store: Arc<dyn Store>, config: &Config, auth: Authenticator) -> Self {
         Self {
             store,
-            policy,
-            policy_version,
-            limits,
+            policy: config.policy.clone(),
+            policy_version: config.policy.version(),
+            limits: config.limits,
+            auth,
+            schemes: config.schemes.clone(),
+            default_scheme: config.tiering.default_scheme.clone(),
         }
+    }
+
+    /// A run that exists, or NOT_FOUND.
+    async fn run(&self, run_id: &str, field: &str) -> Result<TierRun, Status> {
+        if run_id.is_empty() || run_id.len() > 64 {
+            return Err(invalid(field, "is not a run id"));
+        }
+        self.store
+            .get_run(run_id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| {
+                Status::not_found(format!("no tiering run \"{}\"", convert::shown(run_id)))
+            })
+    }
+
+    /// Checks the caller's key before anything else of the request is looked at.
+    fn authorize<T>(&self, request: &Request<T>, needed: Role) -> Result<Caller, Status> {
+        let caller = self.auth.authorize(request.metadata(), needed)?;
+        tracing::debug!(caller = %caller.name, "authorized");
+        Ok(caller)
     }
 }
 
@@ -44,6 +108,7 @@ impl CustomerValueService for Api {
         &self,
         request: Request<pb::UpsertCustomersRequest>,
     ) -> Result<Response<pb::UpsertCustomersResponse>, Status> {
+        self.authorize(&request, Role::Write)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let portfolio = portfolio(&req.portfolio, "portfolio", &mut v);
@@ -61,24 +126,8 @@ impl CustomerValueService for Api {
                 ),
             ));
         }
-        let today = convert::today();
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(req.customers.len());
-        let mut customers = Vec::with_capacity(req.customers.len());
-        for (i, c) in req.customers.iter().enumerate() {
-            let path = format!("customers[{i}]");
-            if let Some(first) = seen.insert(c.id.as_str(), i) {
-                v.add(
-                    format!("{path}.id"),
-                    format!(
-                        "customer \"{}\" appears twice: also customers[{first}]",
-                        convert::shown(&c.id)
-                    ),
-                );
-            }
-            if let Some(c) = customer_from_proto(c, &path, today, &mut v) {
-                customers.push(c);
-            }
-        }
+        let mut seen = HashMap::with_capacity(req.customers.len());
+        let customers = validate_customers(&req.customers, "customers", 0, &mut seen, &mut v);
         v.into_result()?;
         let Some(portfolio) = portfolio else {
             return Err(Status::internal("portfolio validated but missing"));
@@ -95,10 +144,75 @@ impl CustomerValueService for Api {
         }))
     }
 
+    async fn load_customers(
+        &self,
+        request: Request<Streaming<pb::UpsertCustomersRequest>>,
+    ) -> Result<Response<pb::UpsertCustomersResponse>, Status> {
+        self.authorize(&request, Role::Write)?;
+        let mut stream = request.into_inner();
+        let mut load: Option<(PortfolioName, Box<dyn CustomerLoad>)> = None;
+        let mut seen = HashMap::new();
+        let mut total = 0usize;
+        // Any early return drops `load` uncommitted: nothing of the stream is stored.
+        while let Some(chunk) = stream.message().await? {
+            let mut v = Violations::new();
+            let portfolio = match &load {
+                None => portfolio(&chunk.portfolio, "portfolio", &mut v),
+                Some((p, _)) => {
+                    if !chunk.portfolio.is_empty() && chunk.portfolio != p.as_str() {
+                        v.add(
+                            "portfolio",
+                            format!(
+                                "\"{}\" differs from \"{p}\" of the stream's first message",
+                                convert::shown(&chunk.portfolio)
+                            ),
+                        );
+                    }
+                    Some(p.clone())
+                }
+            };
+            if total + chunk.customers.len() > self.limits.max_customers_per_load {
+                v.add(
+                    "customers",
+                    format!(
+                        "more than {} customers in one load",
+                        self.limits.max_customers_per_load
+                    ),
+                );
+                return Err(v.into_status());
+            }
+            let customers =
+                validate_customers(&chunk.customers, "customers", total, &mut seen, &mut v);
+            v.into_result()?;
+            total += chunk.customers.len();
+            let Some(portfolio) = portfolio else {
+                return Err(Status::internal("portfolio validated but missing"));
+            };
+            let (_, pending) =
+                load.get_or_insert_with(|| (portfolio.clone(), self.store.begin_load(&portfolio)));
+            for c in &customers {
+                pending.add(c).map_err(storage)?;
+            }
+        }
+        let Some((portfolio, pending)) = load else {
+            return Err(invalid("customers", "the stream carried no customers"));
+        };
+        if total == 0 {
+            return Err(invalid("customers", "the stream carried no customers"));
+        }
+        let counts = pending.commit().await.map_err(storage)?;
+        tracing::info!(%portfolio, customers = total, inserted = counts.inserted, updated = counts.updated, "bulk load committed");
+        Ok(Response::new(pb::UpsertCustomersResponse {
+            inserted: counts.inserted,
+            updated: counts.updated,
+        }))
+    }
+
     async fn get_customer(
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let p = portfolio(&req.portfolio, "portfolio", &mut v);
@@ -121,6 +235,13 @@ impl CustomerValueService for Api {
         &self,
         request: Request<pb::ScoreCustomerRequest>,
     ) -> Result<Response<pb::ScoreCustomerResponse>, Status> {
+        // Scoring reads; keeping the score writes.
+        let needed = if request.get_ref().keep {
+            Role::Write
+        } else {
+            Role::Read
+        };
+        self.authorize(&request, needed)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let p = portfolio(&req.portfolio, "portfolio", &mut v);
@@ -159,11 +280,27 @@ impl CustomerValueService for Api {
             return Err(Status::internal("request validated but incomplete"));
         };
         let assessment = assess(&customer, &self.policy, &clv, None, today);
+        // The tier, from the cut points of the portfolio's latest run of the default scheme.
+        let tier = match self
+            .store
+            .latest_run(&p, &self.default_scheme)
+            .await
+            .map_err(storage)?
+        {
+            Some(run) => {
+                let input = TierInput::from_assessment(&customer, &assessment, run.metric);
+                run.cuts.place(&input).map(|tier| TierPlacement {
+                    tier,
+                    run_id: run.run_id,
+                })
+            }
+            None => None,
+        };
         let snapshot = ValueSnapshot {
             portfolio: p,
             customer_id: customer.id,
             assessment,
-            tier: None,
+            tier,
             policy_version: self.policy_version.clone(),
             scored_at: OffsetDateTime::now_utc(),
         };
@@ -179,6 +316,7 @@ impl CustomerValueService for Api {
         &self,
         request: Request<pb::GetCustomerValueRequest>,
     ) -> Result<Response<pb::GetCustomerValueResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let p = portfolio(&req.portfolio, "portfolio", &mut v);
@@ -201,6 +339,7 @@ impl CustomerValueService for Api {
         &self,
         request: Request<pb::ListCustomerHistoryRequest>,
     ) -> Result<Response<pb::ListCustomerHistoryResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let p = portfolio(&req.portfolio, "portfolio", &mut v);
@@ -226,10 +365,184 @@ impl CustomerValueService for Api {
 
     async fn get_policy(
         &self,
-        _request: Request<pb::GetPolicyRequest>,
+        request: Request<pb::GetPolicyRequest>,
     ) -> Result<Response<pb::GetPolicyResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
         Ok(Response::new(pb::GetPolicyResponse {
             policy: Some(convert::policy_to_proto(&self.policy)),
+        }))
+    }
+
+    async fn tier_portfolio(
+        &self,
+        request: Request<pb::TierPortfolioRequest>,
+    ) -> Result<Response<pb::TierPortfolioResponse>, Status> {
+        self.authorize(&request, Role::Write)?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let p = portfolio(&req.portfolio, "portfolio", &mut v);
+        let name = if req.scheme.is_empty() {
+            self.default_scheme.as_str()
+        } else {
+            req.scheme.as_str()
+        };
+        let scheme = self.schemes.iter().find(|s| s.name == name).cloned();
+        if scheme.is_none() {
+            let known: Vec<&str> = self.schemes.iter().map(|s| s.name.as_str()).collect();
+            v.add(
+                "scheme",
+                format!(
+                    "\"{}\" is not a scheme; known: {}",
+                    convert::shown(name),
+                    known.join(", ")
+                ),
+            );
+        }
+        let metric = pb::TierMetric::try_from(req.metric).ok();
+        if metric.is_none() {
+            v.add("metric", format!("{} is not a known metric", req.metric));
+        }
+        v.into_result()?;
+        let (Some(p), Some(scheme), Some(metric)) = (p, scheme, metric) else {
+            return Err(Status::internal("request validated but incomplete"));
+        };
+        let run = tier::tier_portfolio(
+            &self.store,
+            &self.policy,
+            p,
+            scheme,
+            tier::metric_from_proto(metric),
+            convert::today(),
+        )
+        .await?;
+        tracing::info!(run_id = %run.run_id, portfolio = %run.portfolio, scheme = %run.scheme, customers = run.summary.total_customers, "tiering run stored");
+        Ok(Response::new(pb::TierPortfolioResponse {
+            run: Some(tier::run_to_proto(&run)),
+        }))
+    }
+
+    async fn get_tier_run(
+        &self,
+        request: Request<pb::GetTierRunRequest>,
+    ) -> Result<Response<pb::GetTierRunResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        let run = self.run(&request.get_ref().run_id, "run_id").await?;
+        Ok(Response::new(pb::GetTierRunResponse {
+            run: Some(tier::run_to_proto(&run)),
+        }))
+    }
+
+    async fn list_tier_runs(
+        &self,
+        request: Request<pb::ListTierRunsRequest>,
+    ) -> Result<Response<pb::ListTierRunsResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let p = portfolio(&req.portfolio, "portfolio", &mut v);
+        v.into_result()?;
+        let Some(p) = p else {
+            return Err(Status::internal("request validated but incomplete"));
+        };
+        let scope = ["ListTierRuns", p.as_str()];
+        let after =
+            paging::decode(&scope, &req.page_token).map_err(|e| invalid("page_token", e))?;
+        let limit = paging::page_size(req.page_size, self.limits.max_page_size);
+        let page = self
+            .store
+            .list_runs(&p, after, limit)
+            .await
+            .map_err(storage)?;
+        Ok(Response::new(pb::ListTierRunsResponse {
+            runs: page.items.iter().map(tier::run_to_proto).collect(),
+            next_page_token: paging::encode(&scope, page.next),
+        }))
+    }
+
+    async fn list_tier_members(
+        &self,
+        request: Request<pb::ListTierMembersRequest>,
+    ) -> Result<Response<pb::ListTierMembersResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        let req = request.into_inner();
+        let run = self.run(&req.run_id, "run_id").await?;
+        let (first, last) = if req.tier.is_empty() {
+            (1, run.summary.total_customers)
+        } else {
+            run.rank_range(&req.tier).ok_or_else(|| {
+                invalid(
+                    "tier",
+                    format!(
+                        "\"{}\" is not a tier of this run",
+                        convert::shown(&req.tier)
+                    ),
+                )
+            })?
+        };
+        let scope = ["ListTierMembers", run.run_id.as_str(), req.tier.as_str()];
+        let from = paging::decode(&scope, &req.page_token)
+            .map_err(|e| invalid("page_token", e))?
+            .unwrap_or(first);
+        let limit = paging::page_size(req.page_size, self.limits.max_page_size);
+        let members = self
+            .store
+            .run_members(&run.run_id, from, last, limit)
+            .await
+            .map_err(storage)?;
+        let next = members.last().map(|m| m.rank + 1).filter(|&r| r <= last);
+        Ok(Response::new(pb::ListTierMembersResponse {
+            members: members.iter().map(tier::member_to_proto).collect(),
+            next_page_token: paging::encode(&scope, next),
+        }))
+    }
+
+    async fn compare_tier_runs(
+        &self,
+        request: Request<pb::CompareTierRunsRequest>,
+    ) -> Result<Response<pb::CompareTierRunsResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        let req = request.into_inner();
+        let from = self.run(&req.from_run_id, "from_run_id").await?;
+        let to = self.run(&req.to_run_id, "to_run_id").await?;
+        if from.scheme != to.scheme || from.cuts.scheme.layers != to.cuts.scheme.layers {
+            return Err(Status::failed_precondition(format!(
+                "runs of different schemes ({} and {}) have no common tiers to compare",
+                from.scheme, to.scheme
+            )));
+        }
+        let scope = ["CompareTierRuns", from.run_id.as_str(), to.run_id.as_str()];
+        let start = paging::decode(&scope, &req.page_token)
+            .map_err(|e| invalid("page_token", e))?
+            .unwrap_or(0) as usize;
+        let limit = paging::page_size(req.page_size, self.limits.max_page_size);
+        let a = self
+            .store
+            .run_members(&from.run_id, 1, from.summary.total_customers, usize::MAX)
+            .await
+            .map_err(storage)?;
+        let b = self
+            .store
+            .run_members(&to.run_id, 1, to.summary.total_customers, usize::MAX)
+            .await
+            .map_err(storage)?;
+        let tiers: Vec<String> = from.summary.tiers.iter().map(|t| t.tier.clone()).collect();
+        let flow = compare(&tiers, &a, &b);
+        let mut resp = tier::migration_to_proto(&flow, start, limit);
+        let end = start + resp.movers.len();
+        if end < flow.movers.len() {
+            resp.next_page_token = paging::encode(&scope, Some(end as u64));
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn list_schemes(
+        &self,
+        request: Request<pb::ListSchemesRequest>,
+    ) -> Result<Response<pb::ListSchemesResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        Ok(Response::new(pb::ListSchemesResponse {
+            schemes: self.schemes.iter().map(tier::scheme_to_proto).collect(),
+            default_scheme: self.default_scheme.clone(),
         }))
     }
 }

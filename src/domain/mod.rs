@@ -5,6 +5,7 @@ pub mod clv;
 pub mod customer;
 pub mod id;
 pub mod policy;
+pub mod pyramid;
 pub mod score;
 pub mod snapshot;
 pub mod status;

@@ -122,6 +122,29 @@ pub fn assess(
     model: Option<ModelEstimate>,
     today: Date,
 ) -> Assessment {
+    evaluate(c, policy, clv, model, today, true)
+}
+
+/// [`assess`] without the reasons in words: the same numbers, for scoring a whole portfolio,
+/// where formatting millions of sentences nobody reads would dominate the time.
+pub fn assess_quietly(
+    c: &Customer,
+    policy: &ScoringPolicy,
+    clv: &ClvParams,
+    model: Option<ModelEstimate>,
+    today: Date,
+) -> Assessment {
+    evaluate(c, policy, clv, model, today, false)
+}
+
+fn evaluate(
+    c: &Customer,
+    policy: &ScoringPolicy,
+    clv: &ClvParams,
+    model: Option<ModelEstimate>,
+    today: Date,
+    explain: bool,
+) -> Assessment {
     let th = &policy.thresholds;
     let sc = &policy.scales;
     let fw = &policy.factor_weights;
@@ -160,6 +183,10 @@ pub fn assess(
                  show: fn(f64) -> String| {
         let max = 100.0 * part * weight;
         match x {
+            _ if !explain => Factor {
+                points: x.map_or(0.0, |x| max * saturate(x, scale)),
+                reason: String::new(),
+            },
             Some(x) => {
                 let n = saturate(x, scale);
                 Factor {
@@ -183,6 +210,10 @@ pub fn assess(
     let survey = |name: &str, x: Option<f64>, weight: f64| {
         let max = 100.0 * w.satisfaction * weight;
         match x {
+            _ if !explain => Factor {
+                points: x.map_or(max * NEUTRAL, |x| max * x / 10.0),
+                reason: String::new(),
+            },
             Some(x) => Factor {
                 points: max * x / 10.0,
                 reason: format!("{name} {x}/10 ({:.1} of {max:.1} points)", max * x / 10.0),
@@ -246,6 +277,24 @@ pub fn assess(
     };
 
     let flags = flags(c, status, annual_profit, revenue_growth, policy);
+    if !explain {
+        return Assessment {
+            score: contributions.total(),
+            contributions,
+            reasons: Vec::new(),
+            clv: clv_value,
+            clv_method,
+            p_alive: model.map(|m| m.p_alive),
+            annual_profit,
+            profit_margin,
+            share_of_wallet,
+            revenue_growth,
+            tenure_years,
+            status,
+            lifecycle_stage,
+            flags,
+        };
+    }
     let mut reasons: Vec<String> = flags
         .iter()
         .map(|f| flag_reason(*f, c, annual_profit, revenue_growth))
@@ -720,6 +769,15 @@ mod tests {
             prop_assert!((0.0..=100.0).contains(&a.score), "{}", a.score);
             prop_assert!((a.contributions.total() - a.score).abs() < 1e-9);
             prop_assert_eq!(score(&c), a);
+        }
+
+        #[test]
+        fn quiet_scoring_gives_the_same_numbers(c in arb_customer()) {
+            let p = ScoringPolicy::default();
+            let loud = assess(&c, &p, &p.clv, None, TODAY);
+            let quiet = assess_quietly(&c, &p, &p.clv, None, TODAY);
+            prop_assert!(quiet.reasons.is_empty());
+            prop_assert_eq!(Assessment { reasons: Vec::new(), ..loud }, quiet);
         }
 
         #[test]

@@ -11,7 +11,8 @@ pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES};
 
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
-use crate::domain::snapshot::ValueSnapshot;
+use crate::domain::pyramid::Member;
+use crate::domain::snapshot::{TierRun, ValueSnapshot};
 
 /// Version of the on-disk layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -107,6 +108,43 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Page<ValueSnapshot>, StoreError>;
+
+    /// Stores a tiering run and all its members (in rank order) in one atomic, flushed write,
+    /// under a new run id (set in the returned run): runs are never rewritten.
+    async fn save_run(&self, run: TierRun, members: Vec<Member>) -> Result<TierRun, StoreError>;
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<TierRun>, StoreError>;
+
+    /// The newest run of a portfolio with a scheme.
+    async fn latest_run(
+        &self,
+        portfolio: &PortfolioName,
+        scheme: &str,
+    ) -> Result<Option<TierRun>, StoreError>;
+
+    /// Runs of a portfolio, newest first, after cursor `after`.
+    async fn list_runs(
+        &self,
+        portfolio: &PortfolioName,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<TierRun>, StoreError>;
+
+    /// Members of a run with ranks in `from..=to` (1-based), at most `limit`, in rank order.
+    async fn run_members(
+        &self,
+        run_id: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError>;
+
+    /// One member of a run, by customer.
+    async fn run_member(
+        &self,
+        run_id: &str,
+        customer: &CustomerId,
+    ) -> Result<Option<Member>, StoreError>;
 
     /// Flushes everything to disk (used at shutdown; writes already flush themselves).
     async fn flush(&self) -> Result<(), StoreError>;

@@ -14,6 +14,11 @@
 //! | `O` portfolio `0` customer | a customer upserted since the base was written (JSON) |
 //! | `V` portfolio `0` customer `0` nanos (u64 BE) | a value snapshot (JSON), append-only |
 //! | `L` portfolio `0` customer | the latest value snapshot (JSON) |
+//! | `R` run id | a tiering run (JSON) |
+//! | `P` portfolio `0` nanos (u64 BE) | run id: the portfolio's runs in time order |
+//! | `T` portfolio `0` scheme | run id of the portfolio's latest run of that scheme |
+//! | `K` run id `0` block (u32 BE) | a block of members (JSON) keyed by rank (u64 BE) |
+//! | `Y` run id `0` first customer of a block | a block of (customer, rank u64 BE), by customer |
 //!
 //! # Customers: a base and an overlay
 //! A portfolio's customers live in a *base* of blocks sorted by id, plus an *overlay* of single
@@ -41,7 +46,8 @@ use super::block::{self, Block};
 use super::{CustomerLoad, CustomerScan, Page, Store, StoreError, UpsertCounts, FORMAT_VERSION};
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
-use crate::domain::snapshot::ValueSnapshot;
+use crate::domain::pyramid::Member;
+use crate::domain::snapshot::{TierRun, ValueSnapshot};
 
 const FORMAT_KEY: &[u8] = b"Mformat_version";
 
@@ -151,6 +157,19 @@ fn layer_prefix(kind: u8, p: &PortfolioName, layer: u64) -> Vec<u8> {
 /// Customers per base block: about 200 KB of typical records, the size sled handles well.
 const BLOCK_CUSTOMERS: usize = 1024;
 
+/// Members per block of a run; ranks map to blocks by division.
+const BLOCK_MEMBERS: u64 = 4096;
+
+fn run_key(run_id: &str) -> Vec<u8> {
+    key(b'R', &[run_id.as_bytes()])
+}
+
+fn member_block_key(run_id: &str, block: u64) -> Vec<u8> {
+    let mut k = key(b'K', &[run_id.as_bytes(), b""]);
+    k.extend_from_slice(&(block as u32).to_be_bytes());
+    k
+}
+
 /// A stream of (id, encoded record), ascending by id.
 type RecordStream<'a> = Box<dyn Iterator<Item = (&'a [u8], &'a [u8])> + 'a>;
 
@@ -215,10 +234,7 @@ impl SledStore {
     /// Every (id, encoded record) of the portfolio, ascending by id, the overlay winning over
     /// the base. Reads a consistent state: it holds the writer lock while collecting the block
     /// handles (cheap reference-counted values), not while decoding.
-    fn customer_sources(
-        &self,
-        p: &PortfolioName,
-    ) -> Result<CustomerSources, StoreError> {
+    fn customer_sources(&self, p: &PortfolioName) -> Result<CustomerSources, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut blocks = Vec::new();
         if let Some(m) = self.manifest(p)? {
@@ -641,6 +657,198 @@ impl Store for SledStore {
             Ok(Page { items, next })
         })
         .await
+    }
+
+    async fn save_run(
+        &self,
+        mut run: TierRun,
+        members: Vec<Member>,
+    ) -> Result<TierRun, StoreError> {
+        self.blocking(move |s| {
+            // The id is the creation time in hex, bumped past any id taken (under the writer
+            // lock, so two runs never share one): unique and time-ordered.
+            let _guard = s.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = nanos(run.created_at);
+            while s.db.contains_key(run_key(&format!("r{t:016x}")))? {
+                t = t.saturating_add(1);
+            }
+            run.run_id = format!("r{t:016x}");
+            let mut batch = sled::Batch::default();
+            // Members by rank, in blocks.
+            for (b, chunk) in members.chunks(BLOCK_MEMBERS as usize).enumerate() {
+                let recs: Vec<([u8; 8], Vec<u8>)> = chunk
+                    .iter()
+                    .map(|m| Ok((m.rank.to_be_bytes(), encode(m)?)))
+                    .collect::<Result<_, StoreError>>()?;
+                let bytes = block::encode(recs.iter().map(|(k, v)| (&k[..], v.as_slice())));
+                batch.insert(member_block_key(&run.run_id, b as u64), bytes);
+            }
+            // Ranks by customer, in blocks sorted by customer.
+            let mut by_customer: Vec<(&[u8], [u8; 8])> = members
+                .iter()
+                .map(|m| (m.customer_id.as_str().as_bytes(), m.rank.to_be_bytes()))
+                .collect();
+            by_customer.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for chunk in by_customer.chunks(BLOCK_MEMBERS as usize) {
+                let first = chunk[0].0;
+                let bytes = block::encode(chunk.iter().map(|(k, v)| (*k, &v[..])));
+                batch.insert(key(b'Y', &[run.run_id.as_bytes(), first]), bytes);
+            }
+            let p = run.portfolio.as_str().as_bytes();
+            let mut pk = key(b'P', &[p, b""]);
+            pk.extend_from_slice(&t.to_be_bytes());
+            batch.insert(pk, run.run_id.as_bytes());
+            batch.insert(
+                key(b'T', &[p, run.scheme.as_bytes()]),
+                run.run_id.as_bytes(),
+            );
+            batch.insert(run_key(&run.run_id), encode(&run)?);
+            s.db.apply_batch(batch)?;
+            s.db.flush()?;
+            Ok(run)
+        })
+        .await
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<TierRun>, StoreError> {
+        let k = run_key(run_id);
+        self.blocking(move |s| match s.db.get(&k)? {
+            Some(v) => decode(&k, &v).map(Some),
+            None => Ok(None),
+        })
+        .await
+    }
+
+    async fn latest_run(
+        &self,
+        portfolio: &PortfolioName,
+        scheme: &str,
+    ) -> Result<Option<TierRun>, StoreError> {
+        let k = key(b'T', &[portfolio.as_str().as_bytes(), scheme.as_bytes()]);
+        self.blocking(move |s| {
+            let Some(id) = s.db.get(&k)? else {
+                return Ok(None);
+            };
+            let rk = run_key(&String::from_utf8_lossy(&id));
+            match s.db.get(&rk)? {
+                Some(v) => decode(&rk, &v).map(Some),
+                None => Err(corrupt(&k, "latest run is missing")),
+            }
+        })
+        .await
+    }
+
+    async fn list_runs(
+        &self,
+        portfolio: &PortfolioName,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<TierRun>, StoreError> {
+        let prefix = key(b'P', &[portfolio.as_str().as_bytes(), b""]);
+        self.blocking(move |s| {
+            let mut end = prefix.clone();
+            let range = match after {
+                Some(t) => {
+                    end.extend_from_slice(&t.to_be_bytes());
+                    s.db.range(prefix.clone()..end)
+                }
+                None => s.db.scan_prefix(&prefix),
+            };
+            let mut items = Vec::new();
+            let mut last = None;
+            let mut more = false;
+            for kv in range.rev() {
+                let (k, id) = kv?;
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                let rk = run_key(&String::from_utf8_lossy(&id));
+                let v =
+                    s.db.get(&rk)?
+                        .ok_or_else(|| corrupt(&k, "listed run is missing"))?;
+                items.push(decode::<TierRun>(&rk, &v)?);
+                let tail: [u8; 8] = k[k.len().saturating_sub(8)..]
+                    .try_into()
+                    .map_err(|_| corrupt(&k, "run listing key without a time"))?;
+                last = Some(u64::from_be_bytes(tail));
+            }
+            Ok(Page {
+                items,
+                next: if more { last } else { None },
+            })
+        })
+        .await
+    }
+
+    async fn run_members(
+        &self,
+        run_id: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.blocking(move |s| {
+            let mut out = Vec::new();
+            if from == 0 || from > to {
+                return Ok(out);
+            }
+            let mut rank = from;
+            while rank <= to && out.len() < limit {
+                let b = (rank - 1) / BLOCK_MEMBERS;
+                let bk = member_block_key(&run_id, b);
+                let Some(bytes) = s.db.get(&bk)? else { break };
+                let block = Block::parse(&bytes).map_err(|e| corrupt(&bk, &e.to_string()))?;
+                let start = ((rank - 1) % BLOCK_MEMBERS) as usize;
+                for i in start..block.len() {
+                    if rank > to || out.len() == limit {
+                        break;
+                    }
+                    let (_, rec) = block.get(i).ok_or_else(|| corrupt(&bk, "short block"))?;
+                    out.push(decode::<Member>(&bk, rec)?);
+                    rank += 1;
+                }
+                if block.len() < BLOCK_MEMBERS as usize {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn run_member(
+        &self,
+        run_id: &str,
+        customer: &CustomerId,
+    ) -> Result<Option<Member>, StoreError> {
+        let (run_id, customer) = (run_id.to_owned(), customer.clone());
+        let rank = self
+            .blocking({
+                let run_id = run_id.clone();
+                move |s| {
+                    let prefix = key(b'Y', &[run_id.as_bytes(), b""]);
+                    let upto = key(b'Y', &[run_id.as_bytes(), customer.as_str().as_bytes()]);
+                    let Some((k, v)) =
+                        s.db.range(prefix.as_slice()..=upto.as_slice())
+                            .next_back()
+                            .transpose()?
+                    else {
+                        return Ok(None);
+                    };
+                    let block = Block::parse(&v).map_err(|e| corrupt(&k, &e.to_string()))?;
+                    Ok(block
+                        .find(customer.as_str().as_bytes())
+                        .and_then(|r| <[u8; 8]>::try_from(r).ok())
+                        .map(u64::from_be_bytes))
+                }
+            })
+            .await?;
+        match rank {
+            Some(r) => Ok(self.run_members(&run_id, r, r, 1).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
