@@ -90,3 +90,102 @@ async fn grpcurl_lists_describes_scores_and_checks_health() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn grpcurl_loads_and_tiers_a_small_portfolio() {
+    let Some(bin) = grpcurl::find() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path()).await;
+    let addr = app.addr;
+    // Twenty active customers with revenue 100, 200, ..., 2000.
+    let customers: Vec<String> = (1..=20)
+        .map(|i| {
+            format!(
+                r#"{{"id":"c{i:02}","revenue":{},"gross_profit":{},"purchase_count":3,"last_purchase":"2026-09-01"}}"#,
+                i * 100,
+                i * 25
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"portfolio":"demo","customers":[{}]}}"#,
+        customers.join(",")
+    );
+    let upsert = grpcurl::call(
+        &bin,
+        addr,
+        &["cvo.v1.CustomerValueService/UpsertCustomers"],
+        Some(&body),
+    )
+    .await;
+    assert!(upsert.ok, "{}", upsert.stderr);
+    let json: serde_json::Value = serde_json::from_str(&upsert.stdout).unwrap();
+    assert_eq!(json["inserted"], "20");
+
+    let tiered = grpcurl::call(
+        &bin,
+        addr,
+        &["cvo.v1.CustomerValueService/TierPortfolio"],
+        Some(r#"{"portfolio":"demo","scheme":"key_major","metric":"TIER_METRIC_REVENUE"}"#),
+    )
+    .await;
+    assert!(tiered.ok, "{}", tiered.stderr);
+    let json: serde_json::Value = serde_json::from_str(&tiered.stdout).unwrap();
+    let run = &json["run"];
+    assert_eq!(run["scheme"], "key_major");
+    // 20 customers: key round(0.2) = 0, major round(4) = 4, ordinary round(10) - 4 = 6, small 10.
+    let tiers: Vec<(String, u64)> = run["summary"]["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let n = t["customers"].as_str().map_or(0, |s| s.parse().unwrap());
+            (t["tier"].as_str().unwrap().to_owned(), n)
+        })
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            ("key".into(), 0),
+            ("major".into(), 4),
+            ("ordinary".into(), 6),
+            ("small".into(), 10)
+        ]
+    );
+    // Top 20 % (4 customers: 1700..2000 = 7,400 of 21,000).
+    let top20 = run["summary"]["top20RevenueShare"].as_f64().unwrap();
+    assert!((top20 - 7_400.0 / 21_000.0).abs() < 1e-12, "{top20}");
+
+    let run_id = run["runId"].as_str().unwrap();
+    let listed = grpcurl::call(
+        &bin,
+        addr,
+        &["cvo.v1.CustomerValueService/ListTierMembers"],
+        Some(&format!(r#"{{"run_id":"{run_id}","tier":"major"}}"#)),
+    )
+    .await;
+    assert!(listed.ok, "{}", listed.stderr);
+    let json: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let ids: Vec<&str> = json["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["customerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["c20", "c19", "c18", "c17"]);
+
+    let schemes = grpcurl::call(
+        &bin,
+        addr,
+        &["cvo.v1.CustomerValueService/ListSchemes"],
+        None,
+    )
+    .await;
+    assert!(schemes.ok, "{}", schemes.stderr);
+    assert!(
+        schemes.stdout.contains("\"value_loyalty\""),
+        "{}",
+        schemes.stdout
+    );
+    app.stop().await;
+}

@@ -59,32 +59,60 @@ pub fn customer_id(raw: &str, field: &str, v: &mut Violations) -> Option<Custome
     }
 }
 
-fn date(raw: &str, field: &str, who: &str, v: &mut Violations) -> Option<Date> {
+/// Where a customer sits in a request, for naming its fields in errors: `customer` or
+/// `customers[3]`. Formatted only when something is wrong, so valid bulk loads pay nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Loc<'a> {
+    pub list: &'a str,
+    pub index: Option<usize>,
+}
+
+impl std::fmt::Display for Loc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}[{i}]", self.list),
+            None => f.write_str(self.list),
+        }
+    }
+}
+
+/// Records one bad field of the customer at `at`, naming the customer in the description.
+fn bad(v: &mut Violations, at: Loc<'_>, id: &str, field: &str, reason: impl std::fmt::Display) {
+    v.add(
+        format!("{at}.{field}"),
+        format!("customer \"{}\": {reason}", shown(id)),
+    );
+}
+
+fn date(raw: &str, at: Loc<'_>, id: &str, field: &str, v: &mut Violations) -> Option<Date> {
     if raw.is_empty() {
         return None;
     }
     match Date::parse(raw, format_description!("[year]-[month]-[day]")) {
         Ok(d) if d >= MIN_DATE => Some(d),
         Ok(d) => {
-            v.add(field, format!("{who}: {d} is before {MIN_DATE}"));
+            bad(v, at, id, field, format!("{d} is before {MIN_DATE}"));
             None
         }
         Err(_) => {
-            v.add(
+            bad(
+                v,
+                at,
+                id,
                 field,
-                format!("{who}: \"{}\" is not a date YYYY-MM-DD", shown(raw)),
+                format!("\"{}\" is not a date YYYY-MM-DD", shown(raw)),
             );
             None
         }
     }
 }
 
-fn count(raw: Option<i64>, field: &str, who: &str, v: &mut Violations) -> Option<u64> {
+fn count(raw: Option<i64>, at: Loc<'_>, id: &str, field: &str, v: &mut Violations) -> Option<u64> {
     let n = raw?;
     match u64::try_from(n) {
         Ok(n) => Some(n),
         Err(_) => {
-            v.add(field, format!("{who}: {n} is negative"));
+            bad(v, at, id, field, format!("{n} is negative"));
             None
         }
     }
@@ -94,8 +122,7 @@ fn count(raw: Option<i64>, field: &str, who: &str, v: &mut Violations) -> Option
 /// number is an error (a newer client, or garbage).
 fn enumeration<P, D>(
     raw: i32,
-    field: &str,
-    who: &str,
+    (at, id, field): (Loc<'_>, &str, &str),
     v: &mut Violations,
     map: impl Fn(P) -> Option<D>,
 ) -> Option<D>
@@ -108,34 +135,42 @@ where
     match P::try_from(raw).ok().and_then(map) {
         Some(d) => Some(d),
         None => {
-            v.add(field, format!("{who}: {raw} is not a known value"));
+            bad(v, at, id, field, format!("{raw} is not a known value"));
             None
         }
     }
 }
 
-/// Validates and converts one customer. `path` names it in errors (`customers[3]`, `customer`).
-/// Returns `None` when anything is wrong; every problem is added to `v`.
+/// Validates and converts one customer at `at`. Returns `None` when anything is wrong; every
+/// problem is added to `v`.
 pub fn customer_from_proto(
     p: &pb::Customer,
-    path: &str,
+    at: Loc<'_>,
     today: Date,
     v: &mut Violations,
 ) -> Option<Customer> {
     let before = v.len();
-    let who = format!("customer \"{}\"", shown(&p.id));
-    let f = |name: &str| format!("{path}.{name}");
-    let id = customer_id(&p.id, &f("id"), v);
+    let raw_id = p.id.as_str();
+    let id = match CustomerId::parse(raw_id) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            v.add(
+                format!("{at}.id"),
+                format!("customer id \"{}\" {e}", shown(raw_id)),
+            );
+            None
+        }
+    };
+    let field = |name| (at, raw_id, name);
 
-    let kind = enumeration(p.kind, &f("kind"), &who, v, |k: pb::CustomerKind| match k {
+    let kind = enumeration(p.kind, field("kind"), v, |k: pb::CustomerKind| match k {
         pb::CustomerKind::Unspecified => None,
         pb::CustomerKind::Individual => Some(CustomerKind::Individual),
         pb::CustomerKind::Organization => Some(CustomerKind::Organization),
     });
     let relationship_type = enumeration(
         p.relationship_type,
-        &f("relationship_type"),
-        &who,
+        field("relationship_type"),
         v,
         |k: pb::RelationshipType| match k {
             pb::RelationshipType::Unspecified => None,
@@ -148,8 +183,7 @@ pub fn customer_from_proto(
     );
     let payment_behaviour = enumeration(
         p.payment_behaviour,
-        &f("payment_behaviour"),
-        &who,
+        field("payment_behaviour"),
         v,
         |k: pb::PaymentBehaviour| match k {
             pb::PaymentBehaviour::Unspecified => None,
@@ -163,8 +197,7 @@ pub fn customer_from_proto(
     );
     let funding_status = enumeration(
         p.funding_status,
-        &f("funding_status"),
-        &who,
+        field("funding_status"),
         v,
         |k: pb::FundingStatus| match k {
             pb::FundingStatus::Unspecified => None,
@@ -175,14 +208,14 @@ pub fn customer_from_proto(
             pb::FundingStatus::Critical => Some(FundingStatus::Critical),
         },
     );
-    let relationship_start = date(&p.relationship_start, &f("relationship_start"), &who, v);
-    let first_purchase = date(&p.first_purchase, &f("first_purchase"), &who, v);
-    let last_purchase = date(&p.last_purchase, &f("last_purchase"), &who, v);
-    let purchase_count = count(p.purchase_count, &f("purchase_count"), &who, v);
-    let referrals = count(p.referrals, &f("referrals"), &who, v);
-    let open_complaints = count(p.open_complaints, &f("open_complaints"), &who, v);
-    let resolved_complaints = count(p.resolved_complaints, &f("resolved_complaints"), &who, v);
-    let contacts_90d = count(p.contacts_90d, &f("contacts_90d"), &who, v);
+    let relationship_start = date(&p.relationship_start, at, raw_id, "relationship_start", v);
+    let first_purchase = date(&p.first_purchase, at, raw_id, "first_purchase", v);
+    let last_purchase = date(&p.last_purchase, at, raw_id, "last_purchase", v);
+    let purchase_count = count(p.purchase_count, at, raw_id, "purchase_count", v);
+    let referrals = count(p.referrals, at, raw_id, "referrals", v);
+    let open_complaints = count(p.open_complaints, at, raw_id, "open_complaints", v);
+    let resolved_complaints = count(p.resolved_complaints, at, raw_id, "resolved_complaints", v);
+    let contacts_90d = count(p.contacts_90d, at, raw_id, "contacts_90d", v);
     let man = p.man.map_or(Man::default(), |m| Man {
         money: m.money,
         authority: m.authority,
@@ -229,7 +262,7 @@ pub fn customer_from_proto(
         },
     };
     for x in c.check(today) {
-        v.add(f(&x.field), format!("{who}: {}", x.reason));
+        bad(v, at, raw_id, &x.field, x.reason);
     }
     (id_ok && v.len() == before).then_some(c)
 }
@@ -510,7 +543,16 @@ mod tests {
             monetary_value: Some(55.5),
         };
         let mut v = Violations::new();
-        let c = customer_from_proto(&p, "customer", TODAY, &mut v).unwrap();
+        let c = customer_from_proto(
+            &p,
+            Loc {
+                list: "customer",
+                index: None,
+            },
+            TODAY,
+            &mut v,
+        )
+        .unwrap();
         assert!(v.is_empty());
         assert_eq!(customer_to_proto(&c), p);
     }
@@ -526,7 +568,16 @@ mod tests {
             ..Default::default()
         };
         let mut v = Violations::new();
-        assert!(customer_from_proto(&p, "customers[3]", TODAY, &mut v).is_none());
+        assert!(customer_from_proto(
+            &p,
+            Loc {
+                list: "customers",
+                index: Some(3)
+            },
+            TODAY,
+            &mut v
+        )
+        .is_none());
         assert_eq!(
             fields(v),
             [
@@ -545,7 +596,16 @@ mod tests {
             ..Default::default()
         };
         let mut v = Violations::new();
-        assert!(customer_from_proto(&p, "customer", TODAY, &mut v).is_none());
+        assert!(customer_from_proto(
+            &p,
+            Loc {
+                list: "customer",
+                index: None
+            },
+            TODAY,
+            &mut v
+        )
+        .is_none());
         assert_eq!(
             fields(v),
             ["customer.satisfaction", "customer.last_purchase"]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::convert::{self, customer_from_proto, customer_id, portfolio};
+use super::convert::{self, customer_from_proto, customer_id, portfolio, Loc};
 use super::error::{invalid, storage, Violations};
 use super::paging;
 use super::pb;
@@ -37,7 +37,10 @@ fn validate_customers(
     let today = convert::today();
     let mut out = Vec::with_capacity(customers.len());
     for (i, c) in customers.iter().enumerate() {
-        let here = format!("{path}[{}]", i + offset);
+        let here = Loc {
+            list: path,
+            index: Some(i + offset),
+        };
         if let Some(first) = seen.get(&c.id) {
             v.add(
                 format!("{here}.id"),
@@ -49,7 +52,7 @@ fn validate_customers(
         } else {
             seen.insert(c.id.clone(), i + offset);
         }
-        if let Some(c) = customer_from_proto(c, &here, today, v) {
+        if let Some(c) = customer_from_proto(c, here, today, v) {
             out.push(c);
         }
     }
@@ -249,7 +252,11 @@ impl CustomerValueService for Api {
         let today = convert::today();
         let customer = match &req.subject {
             Some(pb::score_customer_request::Subject::Customer(c)) => {
-                customer_from_proto(c, "customer", today, &mut v)
+                let at = Loc {
+                    list: "customer",
+                    index: None,
+                };
+                customer_from_proto(c, at, today, &mut v)
             }
             Some(pb::score_customer_request::Subject::CustomerId(id)) => {
                 let id = customer_id(id, "customer_id", &mut v);
@@ -491,7 +498,10 @@ impl CustomerValueService for Api {
             .map_err(storage)?;
         let next = members.last().map(|m| m.rank + 1).filter(|&r| r <= last);
         Ok(Response::new(pb::ListTierMembersResponse {
-            members: members.iter().map(tier::member_to_proto).collect(),
+            members: members
+                .iter()
+                .map(|m| tier::member_to_proto(&run, m))
+                .collect(),
             next_page_token: paging::encode(&scope, next),
         }))
     }

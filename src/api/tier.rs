@@ -114,10 +114,16 @@ pub fn run_to_proto(r: &TierRun) -> pb::TierRun {
     }
 }
 
-pub fn member_to_proto(m: &crate::domain::pyramid::Member) -> pb::TierMember {
+/// A member on the wire, its tier named from the run's summary.
+pub fn member_to_proto(run: &TierRun, m: &crate::domain::pyramid::Member) -> pb::TierMember {
     pb::TierMember {
         customer_id: m.customer_id.to_string(),
-        tier: m.tier.clone(),
+        tier: run
+            .summary
+            .tiers
+            .get(m.tier as usize)
+            .map(|t| t.tier.clone())
+            .unwrap_or_default(),
         rank: m.rank,
         percentile: m.percentile,
         metric_value: m.metric_value,

@@ -475,7 +475,8 @@ fn round_half_up(x: f64) -> usize {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     pub customer_id: CustomerId,
-    pub tier: String,
+    /// Index of the tier in the scheme's layers (0 = the top); names are in the summary.
+    pub tier: u32,
     pub rank: u64,
     pub percentile: f64,
     pub metric_value: f64,
@@ -669,7 +670,7 @@ impl Scheme {
             let rank = pos as u64 + 1;
             members.push(Member {
                 customer_id: c.customer_id.clone(),
-                tier: self.layers[layer_of[i]].name.clone(),
+                tier: layer_of[i] as u32,
                 rank,
                 percentile: 100.0 * (total as f64 - pos as f64) / total as f64,
                 metric_value: c.metric,
@@ -825,11 +826,6 @@ pub struct Migration {
 /// Compares two runs of the same scheme (`tiers` in pyramid order): the flow matrix, and who
 /// moved up (to a tier nearer the top), down, entered or left.
 pub fn compare(tiers: &[String], from: &[Member], to: &[Member]) -> Migration {
-    let index: HashMap<&str, usize> = tiers
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.as_str(), i))
-        .collect();
     let k = tiers.len();
     let mut m = Migration {
         tiers: tiers.to_vec(),
@@ -841,59 +837,56 @@ pub fn compare(tiers: &[String], from: &[Member], to: &[Member]) -> Migration {
         left: 0,
         movers: Vec::new(),
     };
+    let tier = |x: &Member| Some(x.tier as usize).filter(|&t| t < k);
     let before: HashMap<&CustomerId, usize> = from
         .iter()
-        .filter_map(|x| index.get(x.tier.as_str()).map(|&t| (&x.customer_id, t)))
+        .filter_map(|x| tier(x).map(|t| (&x.customer_id, t)))
         .collect();
     let mut seen = std::collections::HashSet::with_capacity(to.len());
     for x in to {
-        let Some(&t) = index.get(x.tier.as_str()) else {
-            continue;
-        };
+        let Some(t) = tier(x) else { continue };
         seen.insert(&x.customer_id);
-        match before.get(&x.customer_id) {
+        let (direction, from_tier) = match before.get(&x.customer_id) {
             Some(&f) => {
                 m.matrix[f][t] += 1;
-                let direction = match t.cmp(&f) {
-                    std::cmp::Ordering::Less => Direction::Up,
-                    std::cmp::Ordering::Greater => Direction::Down,
+                match t.cmp(&f) {
+                    std::cmp::Ordering::Less => {
+                        m.up += 1;
+                        (Direction::Up, Some(tiers[f].clone()))
+                    }
+                    std::cmp::Ordering::Greater => {
+                        m.down += 1;
+                        (Direction::Down, Some(tiers[f].clone()))
+                    }
                     std::cmp::Ordering::Equal => {
                         m.unchanged += 1;
                         continue;
                     }
-                };
-                if direction == Direction::Up {
-                    m.up += 1;
-                } else {
-                    m.down += 1;
                 }
-                m.movers.push(Move {
-                    customer_id: x.customer_id.clone(),
-                    from_tier: Some(tiers[f].clone()),
-                    to_tier: Some(tiers[t].clone()),
-                    direction,
-                });
             }
             None => {
                 m.entered += 1;
-                m.movers.push(Move {
-                    customer_id: x.customer_id.clone(),
-                    from_tier: None,
-                    to_tier: Some(tiers[t].clone()),
-                    direction: Direction::Entered,
-                });
+                (Direction::Entered, None)
             }
-        }
+        };
+        m.movers.push(Move {
+            customer_id: x.customer_id.clone(),
+            from_tier,
+            to_tier: Some(tiers[t].clone()),
+            direction,
+        });
     }
     for x in from {
-        if !seen.contains(&x.customer_id) && index.contains_key(x.tier.as_str()) {
-            m.left += 1;
-            m.movers.push(Move {
-                customer_id: x.customer_id.clone(),
-                from_tier: Some(x.tier.clone()),
-                to_tier: None,
-                direction: Direction::Left,
-            });
+        if let Some(f) = tier(x) {
+            if !seen.contains(&x.customer_id) {
+                m.left += 1;
+                m.movers.push(Move {
+                    customer_id: x.customer_id.clone(),
+                    from_tier: Some(tiers[f].clone()),
+                    to_tier: None,
+                    direction: Direction::Left,
+                });
+            }
         }
     }
     m.movers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
@@ -926,6 +919,15 @@ mod tests {
         builtin().into_iter().find(|s| s.name == name).unwrap()
     }
 
+    fn tier_of(o: &TierOutcome, id: &str) -> String {
+        let m = o
+            .members
+            .iter()
+            .find(|m| m.customer_id.as_str() == id)
+            .unwrap();
+        o.summary.tiers[m.tier as usize].tier.clone()
+    }
+
     fn counts(o: &TierOutcome) -> Vec<u64> {
         o.summary.tiers.iter().map(|t| t.customers).collect()
     }
@@ -941,7 +943,7 @@ mod tests {
         let o = scheme("key_major").tier(many(1000));
         assert_eq!(counts(&o), [10, 190, 300, 500]);
         assert_eq!(o.members[0].customer_id.as_str(), "c00999");
-        assert_eq!(o.members[0].tier, "key");
+        assert_eq!(o.members[0].tier, 0);
         assert_eq!(o.members[0].rank, 1);
         assert_eq!(o.members[0].percentile, 100.0);
         assert_eq!(o.members[999].percentile, 0.1);
@@ -973,7 +975,7 @@ mod tests {
         assert_eq!(o.excluded, 1);
         assert_eq!(o.summary.total_customers, 1004);
         // Status layers come after the ranked ones, whatever their metric.
-        assert_eq!(o.members[1000].tier, "inactive");
+        assert_eq!(o.members[1000].tier, 4, "inactive");
         assert_eq!(o.members[1000].rank, 1001);
     }
 
@@ -1014,14 +1016,7 @@ mod tests {
         inputs[2].status = Status::Lapsed; // c03: dormant
         let o = scheme("value_loyalty").tier(inputs);
         assert_eq!(counts(&o), [1, 1, 1, 5, 2]);
-        let tier = |id: &str| {
-            o.members
-                .iter()
-                .find(|m| m.customer_id.as_str() == id)
-                .unwrap()
-                .tier
-                .clone()
-        };
+        let tier = |id: &str| tier_of(&o, id);
         assert_eq!(tier("c10"), "top");
         assert_eq!(tier("c09"), "high_value");
         assert_eq!(tier("c01"), "loyal");
@@ -1050,14 +1045,7 @@ mod tests {
         let o = scheme("diamond").tier(inputs);
         // 98 ranked: diamond round(0.98) = 1, gold round(4.9) = 5 -> 4.
         assert_eq!(counts(&o), [1, 4, 1, 2, 90, 2]);
-        let tier = |id: &str| {
-            o.members
-                .iter()
-                .find(|m| m.customer_id.as_str() == id)
-                .unwrap()
-                .tier
-                .clone()
-        };
+        let tier = |id: &str| tier_of(&o, id);
         assert_eq!(tier("c00099"), "problem");
         assert_eq!(tier("c00098"), "diamond");
         assert_eq!(tier("c00010"), "strategic");
@@ -1094,25 +1082,16 @@ mod tests {
     #[test]
     fn migration_on_a_hand_case() {
         let tiers: Vec<String> = ["key", "major", "small"].map(String::from).to_vec();
-        let m = |id: &str, t: &str| Member {
+        let m = |id: &str, t: u32| Member {
             customer_id: CustomerId::parse(id).unwrap(),
-            tier: t.into(),
+            tier: t,
             rank: 0,
             percentile: 0.0,
             metric_value: 0.0,
         };
-        let from = vec![
-            m("a", "key"),
-            m("b", "major"),
-            m("c", "small"),
-            m("d", "small"),
-        ];
-        let to = vec![
-            m("a", "major"),
-            m("b", "major"),
-            m("c", "key"),
-            m("e", "small"),
-        ];
+        let (key, major, small) = (0, 1, 2);
+        let from = vec![m("a", key), m("b", major), m("c", small), m("d", small)];
+        let to = vec![m("a", major), m("b", major), m("c", key), m("e", small)];
         let g = compare(&tiers, &from, &to);
         assert_eq!(g.matrix, vec![vec![0, 1, 0], vec![0, 1, 0], vec![1, 0, 0]]);
         assert_eq!(

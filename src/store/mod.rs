@@ -5,6 +5,7 @@
 //! flushed to disk: a caller that got an answer can rely on it surviving a crash.
 
 pub mod block;
+pub mod codec;
 mod sled_store;
 
 pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES};

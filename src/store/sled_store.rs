@@ -9,15 +9,15 @@
 //! |---|---|
 //! | `M` `format_version` | the layout version, decimal ASCII |
 //! | `H` portfolio | the portfolio's base manifest (JSON: layer, blocks, customers) |
-//! | `B` portfolio `0` layer (u64 BE) `0` block (u32 BE) | a [block](super::block) of customers (JSON records) sorted by id |
+//! | `B` portfolio `0` layer (u64 BE) `0` block (u32 BE) | a [block](super::block) of customers ([binary](super::codec)) sorted by id |
 //! | `X` portfolio `0` layer (u64 BE) `0` first id of a block | the block number (u32 BE) |
-//! | `O` portfolio `0` customer | a customer upserted since the base was written (JSON) |
+//! | `O` portfolio `0` customer | a customer upserted since the base was written ([binary](super::codec)) |
 //! | `V` portfolio `0` customer `0` nanos (u64 BE) | a value snapshot (JSON), append-only |
 //! | `L` portfolio `0` customer | the latest value snapshot (JSON) |
 //! | `R` run id | a tiering run (JSON) |
 //! | `P` portfolio `0` nanos (u64 BE) | run id: the portfolio's runs in time order |
 //! | `T` portfolio `0` scheme | run id of the portfolio's latest run of that scheme |
-//! | `K` run id `0` block (u32 BE) | a block of members (JSON) keyed by rank (u64 BE) |
+//! | `K` run id `0` block (u32 BE) | a block of members ([binary](super::codec)) keyed by rank (u64 BE) |
 //! | `Y` run id `0` first customer of a block | a block of (customer, rank u64 BE), by customer |
 //!
 //! # Customers: a base and an overlay
@@ -43,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::block::{self, Block};
+use super::codec;
 use super::{CustomerLoad, CustomerScan, Page, Store, StoreError, UpsertCounts, FORMAT_VERSION};
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
@@ -334,7 +335,8 @@ struct SledLoad {
 #[tonic::async_trait]
 impl CustomerLoad for SledLoad {
     fn add(&mut self, customer: &Customer) -> Result<(), StoreError> {
-        self.records.push((customer.id.clone(), encode(customer)?));
+        self.records
+            .push((customer.id.clone(), codec::encode_customer(customer)));
         Ok(())
     }
 
@@ -509,7 +511,7 @@ impl Store for SledStore {
         let (p, id) = (portfolio.clone(), id.clone());
         self.blocking(
             move |s| match s.customer_record(&p, id.as_str().as_bytes())? {
-                Some(v) => decode(id.as_str().as_bytes(), &v).map(Some),
+                Some(v) => codec::decode_customer(&v).map(Some),
                 None => Ok(None),
             },
         )
@@ -545,8 +547,8 @@ impl Store for SledStore {
                 Box::new(parsed.iter().flat_map(|b| b.iter())),
             ];
             let mut chunk = Vec::with_capacity(BLOCK_CUSTOMERS);
-            let result = merge_sorted(streams, |id, rec, _, _| {
-                chunk.push(decode::<Customer>(id, rec)?);
+            let result = merge_sorted(streams, |_id, rec, _, _| {
+                chunk.push(codec::decode_customer(rec)?);
                 if chunk.len() == BLOCK_CUSTOMERS && !send(Ok(std::mem::take(&mut chunk))) {
                     // The reader went away: stop quietly.
                     return Err(StoreError::Task("scan abandoned".to_owned()));
@@ -678,8 +680,8 @@ impl Store for SledStore {
             for (b, chunk) in members.chunks(BLOCK_MEMBERS as usize).enumerate() {
                 let recs: Vec<([u8; 8], Vec<u8>)> = chunk
                     .iter()
-                    .map(|m| Ok((m.rank.to_be_bytes(), encode(m)?)))
-                    .collect::<Result<_, StoreError>>()?;
+                    .map(|m| (m.rank.to_be_bytes(), codec::encode_member(m)))
+                    .collect();
                 let bytes = block::encode(recs.iter().map(|(k, v)| (&k[..], v.as_slice())));
                 batch.insert(member_block_key(&run.run_id, b as u64), bytes);
             }
@@ -806,7 +808,7 @@ impl Store for SledStore {
                         break;
                     }
                     let (_, rec) = block.get(i).ok_or_else(|| corrupt(&bk, "short block"))?;
-                    out.push(decode::<Member>(&bk, rec)?);
+                    out.push(codec::decode_member(rec)?);
                     rank += 1;
                 }
                 if block.len() < BLOCK_MEMBERS as usize {
