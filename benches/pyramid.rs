@@ -42,7 +42,7 @@ fn synthetic(i: u64) -> pb::Customer {
         satisfaction: Some(((h >> 12) % 11) as f64),
         loyalty: Some(((h >> 16) % 11) as f64),
         first_purchase: "2022-03-01".into(),
-        last_purchase: if h % 10 == 0 {
+        last_purchase: if h.is_multiple_of(10) {
             "2024-01-15".into()
         } else {
             "2026-09-01".into()
@@ -57,6 +57,11 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let dir = tempfile::tempdir()?;
@@ -74,6 +79,19 @@ fn main() -> anyhow::Result<()> {
 
         println!("cvo pyramid benchmark: {n} customers, {} cores", std::thread::available_parallelism().map_or(0, |p| p.get()));
         let chunk = 5_000u64;
+        // Baseline in the same run: what the client alone spends making and encoding the
+        // stream (part of the load phase below, on the same two cores).
+        let t = Instant::now();
+        let mut bytes = 0usize;
+        for k in 0..n.div_ceil(chunk) {
+            let req = pb::UpsertCustomersRequest {
+                portfolio: "bench".into(),
+                customers: (k * chunk..((k + 1) * chunk).min(n)).map(synthetic).collect(),
+            };
+            bytes += prost::Message::encoded_len(&req);
+        }
+        let baseline = t.elapsed();
+        println!("baseline: generate + encode on the client:  {:>8.3} s   ({:.0} MB of protobuf)", baseline.as_secs_f64(), bytes as f64 / 1e6);
         let t = Instant::now();
         let requests = (0..n.div_ceil(chunk)).map(move |k| pb::UpsertCustomersRequest {
             portfolio: "bench".into(),

@@ -108,6 +108,10 @@ impl Application {
                 .context("configuring TLS")?;
         }
         let serve = builder
+            // Bulk loads stream hundreds of megabytes: HTTP/2's default 64 KiB windows would
+            // stall the sender every few chunks.
+            .initial_stream_window_size(Some(4 * 1024 * 1024))
+            .initial_connection_window_size(Some(8 * 1024 * 1024))
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
             .add_service(health_service)

@@ -61,8 +61,15 @@ pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Stat
     v.into_status()
 }
 
-/// Storage failures: logged in full, reported to the caller without internals.
+/// Storage failures: logged in full, reported to the caller without internals. A load that
+/// named a customer twice is the caller's error, reported as such.
 pub fn storage(e: StoreError) -> Status {
+    if let StoreError::DuplicateInLoad { id, first, second } = &e {
+        return invalid(
+            format!("customers[{second}].id"),
+            format!("customer \"{id}\" appears twice: also customers[{first}]"),
+        );
+    }
     tracing::error!(error = %e, "storage failure");
     Status::internal("storage failure; the operation was not applied")
 }

@@ -154,7 +154,8 @@ impl CustomerValueService for Api {
         self.authorize(&request, Role::Write)?;
         let mut stream = request.into_inner();
         let mut load: Option<(PortfolioName, Box<dyn CustomerLoad>)> = None;
-        let mut seen = HashMap::new();
+        // Duplicates across chunks are found by the store when it sorts the load at commit;
+        // within a chunk they are named here, with the chunk's other problems.
         let mut total = 0usize;
         // Any early return drops `load` uncommitted: nothing of the stream is stored.
         while let Some(chunk) = stream.message().await? {
@@ -184,6 +185,7 @@ impl CustomerValueService for Api {
                 );
                 return Err(v.into_status());
             }
+            let mut seen = HashMap::with_capacity(chunk.customers.len());
             let customers =
                 validate_customers(&chunk.customers, "customers", total, &mut seen, &mut v);
             v.into_result()?;

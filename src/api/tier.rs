@@ -31,6 +31,7 @@ pub async fn tier_portfolio(
     let policy_version = policy.version();
     // Scoring and sorting a portfolio is CPU work: off the async workers.
     let outcome = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
         let mut inputs = Vec::new();
         while let Some(chunk) = scan.blocking_recv() {
             for c in chunk? {
@@ -38,7 +39,11 @@ pub async fn tier_portfolio(
                 inputs.push(TierInput::from_assessment(&c, &a, metric));
             }
         }
-        Ok::<_, crate::store::StoreError>((inputs.is_empty(), scheme.tier(inputs)))
+        let scored = started.elapsed();
+        let empty = inputs.is_empty();
+        let outcome = scheme.tier(inputs);
+        tracing::debug!(?scored, cut = ?(started.elapsed() - scored), "portfolio scored and cut");
+        Ok::<_, crate::store::StoreError>((empty, outcome))
     })
     .await
     .map_err(|e| Status::internal(format!("tiering task failed: {e}")))?
@@ -60,7 +65,13 @@ pub async fn tier_portfolio(
         excluded: outcome.excluded,
         cuts: outcome.cuts,
     };
-    store.save_run(run, outcome.members).await.map_err(storage)
+    let started = std::time::Instant::now();
+    let run = store
+        .save_run(run, outcome.members)
+        .await
+        .map_err(storage)?;
+    tracing::debug!(saved = ?started.elapsed(), "run stored");
+    Ok(run)
 }
 
 pub fn metric_from_proto(m: pb::TierMetric) -> Metric {

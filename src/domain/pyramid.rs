@@ -555,7 +555,8 @@ impl Scheme {
         let layers = self.layers.len();
         // Layer of each input; usize::MAX = excluded.
         let mut layer_of: Vec<usize> = vec![usize::MAX; inputs.len()];
-        inputs.sort_by(by_rank);
+        // Ids are unique, so the order is total and an unstable sort gives the same result.
+        inputs.sort_unstable_by(by_rank);
 
         // Rule layers first (for the layered and diamond kinds).
         let mut ranked_idx: Vec<usize> = Vec::with_capacity(inputs.len());
@@ -632,10 +633,14 @@ impl Scheme {
         }
 
         // Members in pyramid order: by layer, then by rank within it (inputs are sorted).
-        let mut order: Vec<usize> = (0..inputs.len())
-            .filter(|&i| layer_of[i] != usize::MAX)
-            .collect();
-        order.sort_by_key(|&i| layer_of[i]); // stable: keeps the ranking inside a layer
+        // A counting sort by layer: stable, so the ranking is kept inside each layer.
+        let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); layers];
+        for (i, &l) in layer_of.iter().enumerate() {
+            if let Some(b) = buckets.get_mut(l) {
+                b.push(i);
+            }
+        }
+        let order: Vec<usize> = buckets.concat();
         let excluded = (inputs.len() - order.len()) as u64;
         let total = order.len();
 
@@ -715,7 +720,7 @@ pub fn gini(mut values: Vec<f64>) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    values.sort_by(f64::total_cmp);
+    values.sort_unstable_by(f64::total_cmp);
     let (mut sum, mut weighted) = (0.0, 0.0);
     for (i, x) in values.iter().enumerate() {
         sum += x;

@@ -31,6 +31,13 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("storage task failed: {0}")]
     Task(String),
+    /// A load named one customer twice (the `first` and `second` customers added, from 0).
+    #[error("customer {id:?} was added twice to one load (as number {first} and {second})")]
+    DuplicateInLoad {
+        id: String,
+        first: usize,
+        second: usize,
+    },
 }
 
 /// How many customers an upsert inserted and how many it replaced.
@@ -55,7 +62,8 @@ pub struct Page<T> {
 pub trait CustomerLoad: Send {
     fn add(&mut self, customer: &Customer) -> Result<(), StoreError>;
 
-    /// Applies everything added in one atomic, flushed write.
+    /// Applies everything added in one atomic, flushed write. A customer added twice fails the
+    /// whole load with [`StoreError::DuplicateInLoad`]: which of the two was meant is unknown.
     async fn commit(self: Box<Self>) -> Result<UpsertCounts, StoreError>;
 }
 

@@ -329,14 +329,16 @@ fn nanos(t: time::OffsetDateTime) -> u64 {
 struct SledLoad {
     store: SledStore,
     portfolio: PortfolioName,
-    records: Vec<(CustomerId, Vec<u8>)>,
+    /// (id, order of adding, encoded record).
+    records: Vec<(CustomerId, usize, Vec<u8>)>,
 }
 
 #[tonic::async_trait]
 impl CustomerLoad for SledLoad {
     fn add(&mut self, customer: &Customer) -> Result<(), StoreError> {
+        let n = self.records.len();
         self.records
-            .push((customer.id.clone(), codec::encode_customer(customer)));
+            .push((customer.id.clone(), n, codec::encode_customer(customer)));
         Ok(())
     }
 
@@ -348,21 +350,23 @@ impl CustomerLoad for SledLoad {
         } = *self;
         store
             .blocking(move |s| {
-                // A stable sort, so that of two records with one id the later added wins.
+                // A stable sort: of two records with one id, the first added comes first.
                 records.sort_by(|a, b| a.0.cmp(&b.0));
-                records.dedup_by(|later, earlier| {
-                    if later.0 == earlier.0 {
-                        std::mem::swap(later, earlier);
-                        true
-                    } else {
-                        false
-                    }
-                });
-                if records.len() <= SMALL_LOAD {
+                if let Some(w) = records.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return Err(StoreError::DuplicateInLoad {
+                        id: w[0].0.to_string(),
+                        first: w[0].1,
+                        second: w[1].1,
+                    });
+                }
+                let started = std::time::Instant::now();
+                let out = if records.len() <= SMALL_LOAD {
                     s.write(|db| write_overlay(s, db, &portfolio, &records))
                 } else {
                     s.write(|db| rewrite_base(db, &portfolio, &records))
-                }
+                };
+                tracing::debug!(records = records.len(), took = ?started.elapsed(), "load committed");
+                out
             })
             .await
     }
@@ -375,11 +379,11 @@ fn write_overlay(
     s: &SledStore,
     db: &sled::Db,
     p: &PortfolioName,
-    records: &[(CustomerId, Vec<u8>)],
+    records: &[(CustomerId, usize, Vec<u8>)],
 ) -> Result<UpsertCounts, StoreError> {
     let mut counts = UpsertCounts::default();
     let mut batch = sled::Batch::default();
-    for (id, rec) in records {
+    for (id, _, rec) in records {
         let id = id.as_str().as_bytes();
         if s.customer_record(p, id)?.is_some() {
             counts.updated += 1;
@@ -397,7 +401,7 @@ fn write_overlay(
 fn rewrite_base(
     db: &sled::Db,
     p: &PortfolioName,
-    fresh: &[(CustomerId, Vec<u8>)],
+    fresh: &[(CustomerId, usize, Vec<u8>)],
 ) -> Result<UpsertCounts, StoreError> {
     let mk = manifest_key(p);
     let old: Option<Manifest> = match db.get(&mk)? {
@@ -452,7 +456,7 @@ fn rewrite_base(
         Box::new(
             fresh
                 .iter()
-                .map(|(id, r)| (id.as_str().as_bytes(), r.as_slice())),
+                .map(|(id, _, r)| (id.as_str().as_bytes(), r.as_slice())),
         ),
         Box::new(
             overlay
@@ -981,6 +985,24 @@ mod tests {
             .unwrap()
             .is_none());
         assert_eq!(all(&store, &other).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_load_with_a_customer_twice_fails_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let p = PortfolioName::parse("p").unwrap();
+        let mut l = store.begin_load(&p);
+        for c in [customer("a", 1.0), customer("b", 1.0), customer("a", 2.0)] {
+            l.add(&c).unwrap();
+        }
+        match l.commit().await {
+            Err(StoreError::DuplicateInLoad { id, first, second }) => {
+                assert_eq!((id.as_str(), first, second), ("a", 0, 2));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(all(&store, &p).await.is_empty());
     }
 
     #[tokio::test]
