@@ -19,6 +19,7 @@ use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
 use crate::auth::Authenticator;
 use crate::config::{Config, TlsConfig};
+use crate::middleware::{self, DeadlineLayer};
 use crate::store::{SledStore, Store};
 
 /// A built, not yet serving, server.
@@ -107,13 +108,16 @@ impl Application {
                 .tls_config(tls_config(tls)?)
                 .context("configuring TLS")?;
         }
+        let (shed, limit) = middleware::shedding(limits.max_concurrent_calls);
         let serve = builder
             // Bulk loads stream hundreds of megabytes: HTTP/2's default 64 KiB windows would
             // stall the sender every few chunks.
             .initial_stream_window_size(Some(4 * 1024 * 1024))
             .initial_connection_window_size(Some(8 * 1024 * 1024))
-            .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
+            .layer(DeadlineLayer(limits.request_timeout()))
+            .layer(shed)
+            .layer(limit)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

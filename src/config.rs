@@ -29,6 +29,7 @@
 //! max_customers_per_load = 5000000
 //! request_timeout_secs = 30
 //! concurrency_limit_per_connection = 256
+//! max_concurrent_calls = 1024
 //! shutdown_grace_secs = 10
 //!
 //! [storage]
@@ -148,6 +149,9 @@ pub struct Limits {
     pub request_timeout_secs: f64,
     /// Most calls served at once on one connection; more wait for a slot.
     pub concurrency_limit_per_connection: usize,
+    /// Most calls served at once in all; a call beyond is refused at once with
+    /// RESOURCE_EXHAUSTED (load shedding), so that a flood cannot starve running calls.
+    pub max_concurrent_calls: usize,
     /// On SIGINT/SIGTERM, how long in-flight calls may take to finish.
     pub shutdown_grace_secs: f64,
 }
@@ -161,6 +165,7 @@ impl Default for Limits {
             max_customers_per_load: 5_000_000,
             request_timeout_secs: 30.0,
             concurrency_limit_per_connection: 256,
+            max_concurrent_calls: 1024,
             shutdown_grace_secs: 10.0,
         }
     }
@@ -195,6 +200,10 @@ impl Limits {
         anyhow::ensure!(
             self.concurrency_limit_per_connection >= 1,
             "limits.concurrency_limit_per_connection must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_concurrent_calls >= 1,
+            "limits.max_concurrent_calls must be at least 1"
         );
         anyhow::ensure!(
             self.shutdown_grace_secs.is_finite() && self.shutdown_grace_secs >= 0.0,

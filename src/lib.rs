@@ -10,4 +10,5 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod middleware;
 pub mod store;

@@ -34,6 +34,18 @@ impl TestApp {
     }
 
     pub async fn start_with(config: Config) -> TestApp {
+        let mut app = Self::start_unconnected(config).await;
+        app.client = connect(app.addr).await;
+        app
+    }
+
+    /// Starts the server (for TLS tests) with a plaintext client that never connects on its
+    /// own; tests make their own TLS clients.
+    pub async fn start_tls(config: Config) -> TestApp {
+        Self::start_unconnected(config).await
+    }
+
+    async fn start_unconnected(config: Config) -> TestApp {
         let data_dir = config.data_dir.clone();
         let app = Application::build(config).await.expect("build app");
         let addr = app.local_addr().expect("local addr");
@@ -41,7 +53,11 @@ impl TestApp {
         let task = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        let client = connect(addr).await;
+        let client = CustomerValueServiceClient::new(
+            Channel::from_shared(format!("http://{addr}"))
+                .expect("uri")
+                .connect_lazy(),
+        );
         TestApp {
             addr,
             client,
