@@ -1,0 +1,266 @@
+//! What the probabilistic customer-base models share (brief §8): the time unit, the outcome
+//! of a fit, errors, the maximiser, the Gauss hypergeometric function, and model CLV.
+//!
+//! Fits maximise the mean log-likelihood over the customers in log-parameter space (so every
+//! parameter stays positive) with argmin's L-BFGS and the models' analytic gradients. Like the
+//! Python package `lifetimes`, an optional L2 penalty `penalizer × Σ θ²` on the parameters is
+//! subtracted, which is 0 by default.
+
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use serde::{Deserialize, Serialize};
+
+use super::bgnbd::BgNbdParams;
+use super::gamma_gamma::GammaGammaParams;
+
+/// The time unit of frequency, recency and T.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    Day,
+    #[default]
+    Week,
+    Month,
+    Hour,
+}
+
+impl TimeUnit {
+    /// Time units per month, as lifetimes counts them (30-day months, 4.345 weeks).
+    pub fn per_month(self) -> f64 {
+        match self {
+            TimeUnit::Day => 30.0,
+            TimeUnit::Week => 4.345,
+            TimeUnit::Month => 1.0,
+            TimeUnit::Hour => 30.0 * 24.0,
+        }
+    }
+
+    /// Days in one unit, for summaries computed from dated transactions.
+    pub fn days(self) -> f64 {
+        match self {
+            TimeUnit::Day => 1.0,
+            TimeUnit::Week => 7.0,
+            TimeUnit::Month => 30.0,
+            TimeUnit::Hour => 1.0 / 24.0,
+        }
+    }
+}
+
+/// The outcome of a maximum-likelihood fit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fit<P> {
+    pub params: P,
+    /// Total log-likelihood of the data at `params` (not the mean).
+    pub log_likelihood: f64,
+    pub iterations: u64,
+    /// The optimiser stopped on its convergence criteria with a vanishing gradient.
+    pub converged: bool,
+}
+
+/// Why a model cannot be fitted or used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("too few customers to fit: {got}, at least {needed} are needed")]
+    TooFewCustomers { needed: usize, got: usize },
+    #[error("customer {index}: {field} {reason}")]
+    InvalidInput {
+        field: &'static str,
+        index: usize,
+        reason: String,
+    },
+    #[error("the optimiser failed: {0}")]
+    Optimiser(String),
+}
+
+/// Largest |log-parameter| the optimiser may try: e^±30 is far beyond any sensible value, and
+/// the bound keeps every trial point finite.
+const LOG_BOUND: f64 = 30.0;
+
+struct Objective<F>(F);
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> CostFunction for Objective<F> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok((self.0)(p).0)
+    }
+}
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Objective<F> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, p: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        Ok((self.0)(p).1)
+    }
+}
+
+/// Minimises `f` (value and gradient at a point in log-parameter space) from `start`.
+/// Returns the best point, its value, the iterations and whether it converged.
+pub(crate) fn minimize(
+    f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    start: Vec<f64>,
+) -> Result<(Vec<f64>, f64, u64, bool), ModelError> {
+    let bounded = |p: &[f64]| {
+        let clamped: Vec<f64> = p.iter().map(|x| x.clamp(-LOG_BOUND, LOG_BOUND)).collect();
+        let (v, g) = f(&clamped);
+        if v.is_finite() && g.iter().all(|x| x.is_finite()) {
+            (v, g)
+        } else {
+            // Steer the line search away from where the model breaks down.
+            (f64::MAX / 4.0, vec![0.0; p.len()])
+        }
+    };
+    let err = |e: argmin::core::Error| ModelError::Optimiser(e.to_string());
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(1e-10)
+        .map_err(err)?
+        .with_tolerance_cost(1e-15)
+        .map_err(err)?;
+    let result = Executor::new(Objective(bounded), solver)
+        .configure(|s| s.param(start).max_iters(1000))
+        .run()
+        .map_err(err)?;
+    let state = result.state();
+    let best = state
+        .get_best_param()
+        .cloned()
+        .ok_or_else(|| ModelError::Optimiser("no solution".to_owned()))?;
+    let best: Vec<f64> = best
+        .iter()
+        .map(|x| x.clamp(-LOG_BOUND, LOG_BOUND))
+        .collect();
+    let (value, gradient) = f(&best);
+    let stopped_well = matches!(
+        state.get_termination_status(),
+        TerminationStatus::Terminated(TerminationReason::SolverConverged)
+    );
+    let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let converged = value.is_finite()
+        && gradient_norm < 1e-5
+        && best.iter().all(|x| x.abs() < LOG_BOUND)
+        && (stopped_well || gradient_norm < 1e-8);
+    Ok((best, value, state.get_iter(), converged))
+}
+
+/// Gauss hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its power series
+/// Σ (a)ₖ(b)ₖ / ((c)ₖ k!) zᵏ, summed until a term no longer changes the sum. `None` when the
+/// series does not settle within 100,000 terms (z too close to 1).
+pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
+    if !(0.0..1.0).contains(&z) {
+        return None;
+    }
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 0..100_000u32 {
+        let k = f64::from(k);
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+        sum += term;
+        if term.abs() <= 1e-16 * sum.abs() {
+            return Some(sum);
+        }
+        if !sum.is_finite() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Model customer lifetime value, as lifetimes' `customer_lifetime_value` defines it: for each
+/// month i = 1..=months, the expected purchases between months i−1 and i (in the data's time
+/// unit) times the Gamma-Gamma expected average value, discounted by (1 + monthly rate)^i.
+pub fn model_clv(
+    bg: &BgNbdParams,
+    gg: &GammaGammaParams,
+    (x, t_x, t): (f64, f64, f64),
+    monetary_value: f64,
+    unit: TimeUnit,
+    months: u32,
+    monthly_discount: f64,
+) -> f64 {
+    let value = gg.conditional_expected_average_value(x, monetary_value);
+    let factor = unit.per_month();
+    let mut clv = 0.0;
+    let mut previous = 0.0;
+    for i in 1..=months {
+        let cumulative = bg.expected_purchases(f64::from(i) * factor, x, t_x, t);
+        clv += value * (cumulative - previous) / (1.0 + monthly_discount).powi(i as i32);
+        previous = cumulative;
+    }
+    clv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyp2f1_known_values() {
+        // ₂F₁(1, 1; 2; z) = −ln(1 − z) / z.
+        for z in [0.1, 0.5, 0.9] {
+            let got = hyp2f1(1.0, 1.0, 2.0, z).unwrap();
+            let expected = -(1.0f64 - z).ln() / z;
+            assert!(
+                (got - expected).abs() < 1e-12 * expected,
+                "{z}: {got} vs {expected}"
+            );
+        }
+        // ₂F₁(a, b; b; z) = (1 − z)^−a.
+        let got = hyp2f1(2.5, 3.0, 3.0, 0.3).unwrap();
+        assert!((got - 0.7f64.powf(-2.5)).abs() < 1e-12);
+        assert_eq!(hyp2f1(1.0, 1.0, 2.0, 1.0), None);
+        assert_eq!(hyp2f1(1.0, 1.0, 2.0, 0.0), Some(1.0));
+    }
+
+    #[test]
+    fn model_clv_follows_the_lifetimes_definition() {
+        let bg = BgNbdParams {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let gg = GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            v: 15.44,
+        };
+        let (x, t_x, t, m) = (2.0, 30.43, 38.86, 22.35);
+        // Written out: twelve monthly slices of expected purchases, valued and discounted.
+        let value = gg.conditional_expected_average_value(x, m);
+        let mut expected = 0.0;
+        for i in 1..=12 {
+            let now = bg.expected_purchases(4.345 * f64::from(i), x, t_x, t);
+            let before = bg.expected_purchases(4.345 * f64::from(i - 1), x, t_x, t);
+            expected += value * (now - before) / 1.01f64.powi(i);
+        }
+        let got = model_clv(&bg, &gg, (x, t_x, t), m, TimeUnit::Week, 12, 0.01);
+        assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
+        assert!(got > 0.0);
+        let undiscounted = model_clv(&bg, &gg, (x, t_x, t), m, TimeUnit::Week, 12, 0.0);
+        assert!(undiscounted > got);
+        // With no discount, it is the year's expected purchases times the expected value.
+        let year = bg.expected_purchases(4.345 * 12.0, x, t_x, t) * value;
+        assert!((undiscounted - year).abs() < 1e-9);
+    }
+
+    #[test]
+    fn minimize_a_quadratic() {
+        let (p, v, _, converged) = minimize(
+            |p| {
+                let (x, y) = (p[0] - 1.0, p[1] + 2.0);
+                (x * x + 3.0 * y * y, vec![2.0 * x, 6.0 * y])
+            },
+            vec![0.0, 0.0],
+        )
+        .unwrap();
+        assert!(converged);
+        assert!(
+            (p[0] - 1.0).abs() < 1e-6 && (p[1] + 2.0).abs() < 1e-6,
+            "{p:?}"
+        );
+        assert!(v < 1e-10);
+    }
+}
