@@ -414,6 +414,7 @@ fn flag_to_proto(f: Flag) -> pb::Flag {
         Flag::RevenueFalling => pb::Flag::RevenueFalling,
         Flag::NoRecentContact => pb::Flag::NoRecentContact,
         Flag::Lapsed => pb::Flag::Lapsed,
+        Flag::LowPAlive => pb::Flag::LowPAlive,
     }
 }
 
@@ -446,6 +447,8 @@ pub fn value_to_proto(s: &ValueSnapshot) -> pb::CustomerValue {
         scored_at: Some(timestamp(s.scored_at)),
         revenue_growth: a.revenue_growth,
         tenure_years: a.tenure_years,
+        p_alive: a.p_alive,
+        model_id: s.model_id.clone().unwrap_or_default(),
         tier_run_id: s
             .tier
             .as_ref()
@@ -494,6 +497,7 @@ pub fn policy_to_proto(p: &ScoringPolicy) -> pb::ScoringPolicy {
             barely_satisfied_max: t.barely_satisfied_max,
             growth_tolerance: t.growth_tolerance,
             window_months: t.window_months,
+            low_p_alive: t.low_p_alive,
         }),
         clv: Some(pb::ClvDefaults {
             retention_rate: c.retention_rate,

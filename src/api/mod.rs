@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod models;
 pub mod paging;
 pub mod service;
 pub mod tier;

@@ -58,6 +58,42 @@ pub fn decode(scope: &[&str], token: &str) -> Result<Option<u64>, &'static str> 
         .map_err(|_| bad)
 }
 
+/// The token for the page after the key `cursor` (a customer id) in the listing `scope`.
+pub fn encode_key(scope: &[&str], cursor: Option<&str>) -> String {
+    match cursor {
+        Some(c) => {
+            let hex: String = c.bytes().map(|b| format!("{b:02x}")).collect();
+            format!("{:016x}{hex}", scope_hash(scope))
+        }
+        None => String::new(),
+    }
+}
+
+/// The key cursor in `token` (`None` for the first page), or why the token is not one of this
+/// listing's.
+pub fn decode_key(scope: &[&str], token: &str) -> Result<Option<String>, &'static str> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = "is not a page token of this listing";
+    if token.len() < 18
+        || !token.len().is_multiple_of(2)
+        || !token.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(bad);
+    }
+    let (scope_hex, key_hex) = token.split_at(16);
+    if u64::from_str_radix(scope_hex, 16).map_err(|_| bad)? != scope_hash(scope) {
+        return Err(bad);
+    }
+    let bytes = (0..key_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&key_hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad)?;
+    String::from_utf8(bytes).map(Some).map_err(|_| bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +108,15 @@ mod tests {
         assert_eq!(decode(&["x"], ""), Ok(None));
         assert!(decode(&["x"], "zz").is_err());
         assert_eq!(encode(&["x"], None), "");
+    }
+
+    #[test]
+    fn key_tokens() {
+        let t = encode_key(&["p"], Some("cust-7"));
+        assert_eq!(decode_key(&["p"], &t), Ok(Some("cust-7".to_owned())));
+        assert!(decode_key(&["q"], &t).is_err());
+        assert!(decode_key(&["p"], &t[..t.len() - 1]).is_err());
+        assert_eq!(decode_key(&["p"], ""), Ok(None));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::{self, customer_from_proto, customer_id, portfolio, Loc};
 use super::error::{invalid, storage, Violations};
+use super::models;
 use super::paging;
 use super::pb;
 use super::pb::customer_value_service_server::CustomerValueService;
@@ -16,7 +17,8 @@ use super::tier;
 use crate::auth::{Authenticator, Caller, Role};
 use crate::config::{Config, Limits};
 use crate::domain::customer::Customer;
-use crate::domain::id::PortfolioName;
+use crate::domain::id::{CustomerId, PortfolioName};
+use crate::domain::model::predict_many;
 use crate::domain::policy::ScoringPolicy;
 use crate::domain::pyramid::{compare, Scheme, TierInput};
 use crate::domain::score::assess;
@@ -288,7 +290,12 @@ impl CustomerValueService for Api {
         let (Some(p), Some(customer)) = (p, customer) else {
             return Err(Status::internal("request validated but incomplete"));
         };
-        let assessment = assess(&customer, &self.policy, &clv, None, today);
+        // With a fitted model for the portfolio, CLV comes from it.
+        let model = self.store.latest_model(&p).await.map_err(storage)?;
+        let estimate = model
+            .as_ref()
+            .and_then(|m| m.models().estimate(&customer, &clv));
+        let assessment = assess(&customer, &self.policy, &clv, estimate, today);
         // The tier, from the cut points of the portfolio's latest run of the default scheme.
         let tier = match self
             .store
@@ -310,6 +317,7 @@ impl CustomerValueService for Api {
             customer_id: customer.id,
             assessment,
             tier,
+            model_id: model.filter(|_| estimate.is_some()).map(|m| m.model_id),
             policy_version: self.policy_version.clone(),
             scored_at: OffsetDateTime::now_utc(),
         };
@@ -555,6 +563,189 @@ impl CustomerValueService for Api {
         Ok(Response::new(pb::ListSchemesResponse {
             schemes: self.schemes.iter().map(tier::scheme_to_proto).collect(),
             default_scheme: self.default_scheme.clone(),
+        }))
+    }
+
+    async fn fit_value_model(
+        &self,
+        request: Request<pb::FitValueModelRequest>,
+    ) -> Result<Response<pb::FitValueModelResponse>, Status> {
+        self.authorize(&request, Role::Write)?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let p = portfolio(&req.portfolio, "portfolio", &mut v);
+        let unit = pb::TimeUnit::try_from(req.time_unit).ok();
+        if unit.is_none() {
+            v.add(
+                "time_unit",
+                format!("{} is not a known time unit", req.time_unit),
+            );
+        }
+        let penalizer = req.penalizer.unwrap_or(0.0);
+        if !(0.0..=100.0).contains(&penalizer) {
+            v.add("penalizer", format!("{penalizer} is outside 0..100"));
+        }
+        v.into_result()?;
+        let (Some(p), Some(unit)) = (p, unit) else {
+            return Err(Status::internal("request validated but incomplete"));
+        };
+        let model = models::fit(&self.store, p, models::unit_from_proto(unit), penalizer).await?;
+        tracing::info!(model_id = %model.model_id, portfolio = %model.portfolio, customers = model.customers, "value model stored");
+        Ok(Response::new(pb::FitValueModelResponse {
+            model: Some(models::model_to_proto(&model)),
+        }))
+    }
+
+    async fn get_value_model(
+        &self,
+        request: Request<pb::GetValueModelRequest>,
+    ) -> Result<Response<pb::GetValueModelResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        let model = match request.into_inner().selector {
+            Some(pb::get_value_model_request::Selector::ModelId(id)) => {
+                if id.is_empty() || id.len() > 64 {
+                    return Err(invalid("model_id", "is not a model id"));
+                }
+                self.store
+                    .get_model(&id)
+                    .await
+                    .map_err(storage)?
+                    .ok_or_else(|| {
+                        Status::not_found(format!("no value model \"{}\"", convert::shown(&id)))
+                    })?
+            }
+            selector => {
+                let raw = match &selector {
+                    Some(pb::get_value_model_request::Selector::Portfolio(p)) => p.as_str(),
+                    _ => "",
+                };
+                let mut v = Violations::new();
+                let p = portfolio(raw, "portfolio", &mut v);
+                v.into_result()?;
+                let Some(p) = p else {
+                    return Err(Status::internal("request validated but incomplete"));
+                };
+                self.store
+                    .latest_model(&p)
+                    .await
+                    .map_err(storage)?
+                    .ok_or_else(|| {
+                        Status::not_found(format!("portfolio \"{p}\" has no fitted value model"))
+                    })?
+            }
+        };
+        Ok(Response::new(pb::GetValueModelResponse {
+            model: Some(models::model_to_proto(&model)),
+        }))
+    }
+
+    async fn predict_customers(
+        &self,
+        request: Request<pb::PredictCustomersRequest>,
+    ) -> Result<Response<pb::PredictCustomersResponse>, Status> {
+        self.authorize(&request, Role::Read)?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let p = portfolio(&req.portfolio, "portfolio", &mut v);
+        if let Some(h) = req
+            .horizon
+            .filter(|h| !(h.is_finite() && *h > 0.0 && *h <= 1e6))
+        {
+            v.add("horizon", format!("{h} is not a horizon in (0, 1e6]"));
+        }
+        let discount = req.discount_rate.unwrap_or(0.01);
+        if !(0.0..=1.0).contains(&discount) {
+            v.add(
+                "discount_rate",
+                format!("{discount} is not a monthly rate in 0..1"),
+            );
+        }
+        let months = req.clv_months.unwrap_or(12);
+        if !(1..=1200).contains(&months) {
+            v.add("clv_months", format!("{months} is outside 1..1200"));
+        }
+        if req.customer_ids.len() > self.limits.max_page_size as usize {
+            v.add(
+                "customer_ids",
+                format!(
+                    "{} ids; at most {} per call",
+                    req.customer_ids.len(),
+                    self.limits.max_page_size
+                ),
+            );
+        }
+        let ids: Vec<_> = req
+            .customer_ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| customer_id(id, &format!("customer_ids[{i}]"), &mut v))
+            .collect();
+        v.into_result()?;
+        let Some(p) = p else {
+            return Err(Status::internal("request validated but incomplete"));
+        };
+        let model = self
+            .store
+            .latest_model(&p)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| {
+                Status::failed_precondition(format!(
+                    "portfolio \"{p}\" has no fitted value model: call FitValueModel first"
+                ))
+            })?;
+        let fitted = model.models();
+        let horizon = req.horizon.unwrap_or(12.0 * fitted.time_unit.per_month());
+        let (customers, next) = if ids.is_empty() {
+            let scope = ["PredictCustomers", p.as_str()];
+            let after = paging::decode_key(&scope, &req.page_token)
+                .map_err(|e| invalid("page_token", e))?
+                .map(|k| CustomerId::parse(&k))
+                .transpose()
+                .map_err(|_| invalid("page_token", "is not a page token of this listing"))?;
+            let limit = paging::page_size(req.page_size, self.limits.max_page_size);
+            let page = self
+                .store
+                .customers_page(&p, after, limit)
+                .await
+                .map_err(storage)?;
+            let next = (page.len() == limit)
+                .then(|| page.last().map(|c| c.id.to_string()))
+                .flatten();
+            (page, paging::encode_key(&scope, next.as_deref()))
+        } else {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let c = self
+                    .store
+                    .get_customer(&p, id)
+                    .await
+                    .map_err(storage)?
+                    .ok_or_else(|| {
+                        Status::not_found(format!("no customer \"{id}\" in portfolio \"{p}\""))
+                    })?;
+                found.push(c);
+            }
+            (found, String::new())
+        };
+        let summaries: Vec<_> = customers.iter().map(|c| c.purchases).collect();
+        let predictions = predict_many(&fitted, &summaries, horizon, months, discount);
+        Ok(Response::new(pb::PredictCustomersResponse {
+            model_id: model.model_id.clone(),
+            predictions: customers
+                .iter()
+                .zip(predictions)
+                .filter_map(|(c, pr)| {
+                    pr.map(|pr| pb::CustomerPrediction {
+                        customer_id: c.id.to_string(),
+                        p_alive: pr.p_alive,
+                        expected_purchases: pr.expected_purchases,
+                        expected_average_value: pr.expected_average_value,
+                        model_clv: pr.model_clv,
+                    })
+                })
+                .collect(),
+            next_page_token: next,
         }))
     }
 }

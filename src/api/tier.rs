@@ -26,6 +26,12 @@ pub async fn tier_portfolio(
     metric: Metric,
     today: time::Date,
 ) -> Result<TierRun, Status> {
+    // With a fitted model for the portfolio, CLV comes from it, as in ScoreCustomer.
+    let models = store
+        .latest_model(&portfolio)
+        .await
+        .map_err(storage)?
+        .map(|m| m.models());
     let mut scan = store.scan_customers(&portfolio);
     let policy = policy.clone();
     let policy_version = policy.version();
@@ -33,9 +39,11 @@ pub async fn tier_portfolio(
     let outcome = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let mut inputs = Vec::new();
+        let mut estimator = models.as_ref().map(|m| m.estimator(&policy.clv));
         while let Some(chunk) = scan.blocking_recv() {
             for c in chunk? {
-                let a = assess_quietly(&c, &policy, &policy.clv, None, today);
+                let estimate = estimator.as_mut().and_then(|e| e(&c));
+                let a = assess_quietly(&c, &policy, &policy.clv, estimate, today);
                 inputs.push(TierInput::from_assessment(&c, &a, metric));
             }
         }

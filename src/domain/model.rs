@@ -73,6 +73,130 @@ pub enum ModelError {
     Optimiser(String),
 }
 
+/// Both fitted models of a portfolio and the unit they were fitted in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FittedModels {
+    pub bgnbd: BgNbdParams,
+    pub gamma_gamma: GammaGammaParams,
+    pub time_unit: TimeUnit,
+}
+
+/// What the models say of one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub p_alive: f64,
+    /// Over the requested horizon, in the model's time unit.
+    pub expected_purchases: f64,
+    pub expected_average_value: f64,
+    pub model_clv: f64,
+}
+
+impl FittedModels {
+    /// Predictions for a customer's summary (frequency, recency, T and, optionally, mean repeat
+    /// value); `None` without frequency, recency and T.
+    pub fn predict(
+        &self,
+        summary: &super::customer::PurchaseSummary,
+        horizon: f64,
+        clv_months: u32,
+        monthly_discount: f64,
+    ) -> Option<Prediction> {
+        let (x, t_x, t) = (summary.frequency?, summary.recency?, summary.t?);
+        let m = summary.monetary_value.unwrap_or(0.0);
+        Some(Prediction {
+            p_alive: self.bgnbd.p_alive(x, t_x, t),
+            expected_purchases: self.bgnbd.expected_purchases(horizon, x, t_x, t),
+            expected_average_value: self.gamma_gamma.conditional_expected_average_value(x, m),
+            model_clv: model_clv(
+                &self.bgnbd,
+                &self.gamma_gamma,
+                (x, t_x, t),
+                m,
+                self.time_unit,
+                clv_months,
+                monthly_discount,
+            ),
+        })
+    }
+
+    /// The model CLV and P(alive) that replace the formula in a customer's score: model CLV
+    /// over the CLV parameters' horizon (in months) at their discount rate (as the monthly
+    /// equivalent), less the acquisition cost, like the formula.
+    pub fn estimate(
+        &self,
+        c: &super::customer::Customer,
+        clv: &super::clv::ClvParams,
+    ) -> Option<super::score::ModelEstimate> {
+        let monthly = (1.0 + clv.discount_rate).powf(1.0 / 12.0) - 1.0;
+        let p = self.predict(&c.purchases, 0.0, clv.horizon_years * 12, monthly)?;
+        estimate_from(p, c)
+    }
+
+    /// [`FittedModels::estimate`] for many customers, computed once per distinct purchase
+    /// summary (see [`predict_many`]).
+    pub fn estimator(
+        &self,
+        clv: &super::clv::ClvParams,
+    ) -> impl FnMut(&super::customer::Customer) -> Option<super::score::ModelEstimate> + '_ {
+        let monthly = (1.0 + clv.discount_rate).powf(1.0 / 12.0) - 1.0;
+        let months = clv.horizon_years * 12;
+        let mut cache: std::collections::HashMap<SummaryKey, Option<Prediction>> =
+            std::collections::HashMap::new();
+        move |c| {
+            let p = *cache
+                .entry(summary_key(&c.purchases))
+                .or_insert_with(|| self.predict(&c.purchases, 0.0, months, monthly));
+            estimate_from(p?, c)
+        }
+    }
+}
+
+fn estimate_from(
+    p: Prediction,
+    c: &super::customer::Customer,
+) -> Option<super::score::ModelEstimate> {
+    p.model_clv
+        .is_finite()
+        .then(|| super::score::ModelEstimate {
+            clv: p.model_clv - c.acquisition_cost.unwrap_or(0.0),
+            p_alive: p.p_alive,
+        })
+}
+
+type SummaryKey = (u64, u64, u64, u64);
+
+fn summary_key(s: &super::customer::PurchaseSummary) -> SummaryKey {
+    let bits = |v: Option<f64>| v.map_or(u64::MAX, f64::to_bits);
+    (
+        bits(s.frequency),
+        bits(s.recency),
+        bits(s.t),
+        bits(s.monetary_value),
+    )
+}
+
+/// Predictions for many summaries, computed once per distinct summary: customers of one
+/// portfolio share few distinct (frequency, recency, T, value) histories, so a million
+/// predictions cost what their distinct histories cost.
+pub fn predict_many(
+    models: &FittedModels,
+    summaries: &[super::customer::PurchaseSummary],
+    horizon: f64,
+    clv_months: u32,
+    monthly_discount: f64,
+) -> Vec<Option<Prediction>> {
+    let mut cache: std::collections::HashMap<SummaryKey, Option<Prediction>> =
+        std::collections::HashMap::new();
+    summaries
+        .iter()
+        .map(|s| {
+            *cache
+                .entry(summary_key(s))
+                .or_insert_with(|| models.predict(s, horizon, clv_months, monthly_discount))
+        })
+        .collect()
+}
+
 /// Largest |log-parameter| the optimiser may try: e^±30 is far beyond any sensible value, and
 /// the bound keeps every trial point finite.
 const LOG_BOUND: f64 = 30.0;

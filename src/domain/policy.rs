@@ -101,6 +101,8 @@ pub struct Thresholds {
     pub growth_tolerance: f64,
     /// Length of the trailing window the money fields cover, in months.
     pub window_months: u32,
+    /// Probability alive (from a fitted model) below which a customer is flagged at risk.
+    pub low_p_alive: f64,
 }
 
 impl Default for Thresholds {
@@ -113,6 +115,7 @@ impl Default for Thresholds {
             barely_satisfied_max: 7.0,
             growth_tolerance: 0.05,
             window_months: 12,
+            low_p_alive: 0.3,
         }
     }
 }
@@ -220,6 +223,12 @@ impl ScoringPolicy {
             v.push(Violation::new(
                 "thresholds.barely_satisfied_min",
                 "is above barely_satisfied_max",
+            ));
+        }
+        if !(0.0..=1.0).contains(&t.low_p_alive) {
+            v.push(Violation::new(
+                "thresholds.low_p_alive",
+                format!("{} is outside 0..1", t.low_p_alive),
             ));
         }
         if !(0.0..1.0).contains(&t.growth_tolerance) {

@@ -65,6 +65,8 @@ pub enum Flag {
     RevenueFalling,
     NoRecentContact,
     Lapsed,
+    /// The fitted model says the customer is probably gone.
+    LowPAlive,
 }
 
 /// Points of the score from each part.
@@ -276,7 +278,10 @@ fn evaluate(
         satisfaction: sum(&satisfaction_factors),
     };
 
-    let flags = flags(c, status, annual_profit, revenue_growth, policy);
+    let mut flags = flags(c, status, annual_profit, revenue_growth, policy);
+    if model.is_some_and(|m| m.p_alive < th.low_p_alive) {
+        flags.push(Flag::LowPAlive);
+    }
     if !explain {
         return Assessment {
             score: contributions.total(),
@@ -459,6 +464,10 @@ fn flag_reason(f: Flag, c: &Customer, profit: Option<f64>, growth: Option<f64>) 
             c.satisfaction.unwrap_or(0.0)
         ),
         Flag::NoRecentContact => "no contact in the last 90 days".to_owned(),
+        Flag::LowPAlive => {
+            "at risk: the fitted model gives a low probability that the customer is still active"
+                .to_owned()
+        }
     }
 }
 

@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::bgnbd::BgNbdParams;
+use super::gamma_gamma::GammaGammaParams;
 use super::id::{CustomerId, PortfolioName};
+use super::model::{FittedModels, TimeUnit};
 use super::pyramid::{CutPoints, Metric, PyramidSummary};
 use super::score::Assessment;
 
@@ -22,6 +25,9 @@ pub struct ValueSnapshot {
     pub customer_id: CustomerId,
     pub assessment: Assessment,
     pub tier: Option<TierPlacement>,
+    /// The fitted model that gave the CLV, when the CLV came from one.
+    #[serde(default)]
+    pub model_id: Option<String>,
     pub policy_version: String,
     #[serde(with = "time::serde::rfc3339")]
     pub scored_at: OffsetDateTime,
@@ -55,5 +61,34 @@ impl TierRun {
             start += t.customers;
         }
         None
+    }
+}
+
+/// A portfolio's fitted BG/NBD and Gamma-Gamma models, as kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueModel {
+    pub model_id: String,
+    pub portfolio: PortfolioName,
+    pub bgnbd: BgNbdParams,
+    pub gamma_gamma: GammaGammaParams,
+    pub log_likelihood: f64,
+    pub gamma_gamma_log_likelihood: f64,
+    pub customers: u64,
+    pub repeat_customers: u64,
+    pub converged: bool,
+    pub iterations: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub fitted_at: OffsetDateTime,
+    pub time_unit: TimeUnit,
+    pub penalizer: f64,
+}
+
+impl ValueModel {
+    pub fn models(&self) -> FittedModels {
+        FittedModels {
+            bgnbd: self.bgnbd,
+            gamma_gamma: self.gamma_gamma,
+            time_unit: self.time_unit,
+        }
     }
 }

@@ -13,7 +13,7 @@ pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES};
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
 use crate::domain::pyramid::Member;
-use crate::domain::snapshot::{TierRun, ValueSnapshot};
+use crate::domain::snapshot::{TierRun, ValueModel, ValueSnapshot};
 
 /// Version of the on-disk layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -154,6 +154,25 @@ pub trait Store: Send + Sync + 'static {
         run_id: &str,
         customer: &CustomerId,
     ) -> Result<Option<Member>, StoreError>;
+
+    /// Customers of a portfolio with ids after `after`, ascending, at most `limit`.
+    async fn customers_page(
+        &self,
+        portfolio: &PortfolioName,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<Customer>, StoreError>;
+
+    /// Stores a fitted model under a new id (set in the returned model) and makes it the
+    /// portfolio's latest, in one flushed write.
+    async fn save_model(&self, model: ValueModel) -> Result<ValueModel, StoreError>;
+
+    async fn get_model(&self, model_id: &str) -> Result<Option<ValueModel>, StoreError>;
+
+    async fn latest_model(
+        &self,
+        portfolio: &PortfolioName,
+    ) -> Result<Option<ValueModel>, StoreError>;
 
     /// Flushes everything to disk (used at shutdown; writes already flush themselves).
     async fn flush(&self) -> Result<(), StoreError>;

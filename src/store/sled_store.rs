@@ -19,6 +19,8 @@
 //! | `T` portfolio `0` scheme | run id of the portfolio's latest run of that scheme |
 //! | `K` run id `0` block (u32 BE) | a block of members ([binary](super::codec)) keyed by rank (u64 BE) |
 //! | `Y` run id `0` first customer of a block | a block of (customer, rank u64 BE), by customer |
+//! | `F` model id | a fitted value model (JSON) |
+//! | `G` portfolio | id of the portfolio's latest model |
 //!
 //! # Customers: a base and an overlay
 //! A portfolio's customers live in a *base* of blocks sorted by id, plus an *overlay* of single
@@ -48,7 +50,7 @@ use super::{CustomerLoad, CustomerScan, Page, Store, StoreError, UpsertCounts, F
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
 use crate::domain::pyramid::Member;
-use crate::domain::snapshot::{TierRun, ValueSnapshot};
+use crate::domain::snapshot::{TierRun, ValueModel, ValueSnapshot};
 
 const FORMAT_KEY: &[u8] = b"Mformat_version";
 
@@ -855,6 +857,132 @@ impl Store for SledStore {
             Some(r) => Ok(self.run_members(&run_id, r, r, 1).await?.pop()),
             None => Ok(None),
         }
+    }
+
+    async fn customers_page(
+        &self,
+        portfolio: &PortfolioName,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let p = portfolio.clone();
+        self.blocking(move |s| {
+            let start: &[u8] = after.as_ref().map_or(b"", |a| a.as_str().as_bytes());
+            // Base blocks from the one that holds `after` on; the index says which.
+            let mut blocks = Vec::new();
+            if let Some(m) = s.manifest(&p)? {
+                let index = layer_prefix(b'X', &p, m.layer);
+                let mut upto = index.clone();
+                upto.extend_from_slice(start);
+                let first =
+                    s.db.range(index.as_slice()..=upto.as_slice())
+                        .next_back()
+                        .transpose()?
+                        .map_or(0, |(_, v)| {
+                            <[u8; 4]>::try_from(v.as_ref()).map_or(0, u32::from_be_bytes)
+                        });
+                let mut from = layer_prefix(b'B', &p, m.layer);
+                let prefix = from.clone();
+                from.extend_from_slice(&first.to_be_bytes());
+                // Enough blocks to fill the page from the base alone: stop once the blocks
+                // read hold `limit` records past the start.
+                let mut held = 0;
+                for kv in s.db.range(from..) {
+                    let (k, v) = kv?;
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    held += Block::parse(&v)
+                        .map_err(|e| corrupt(&k, &e.to_string()))?
+                        .iter()
+                        .filter(|(id, _)| *id > start)
+                        .count();
+                    blocks.push(v);
+                    if held >= limit {
+                        break;
+                    }
+                }
+            }
+            let overlay_prefix = key(b'O', &[p.as_str().as_bytes(), b""]);
+            let mut overlay_from = overlay_prefix.clone();
+            overlay_from.extend_from_slice(start);
+            let mut overlay = Vec::new();
+            for kv in s.db.range(overlay_from..) {
+                let (k, v) = kv?;
+                if !k.starts_with(&overlay_prefix) || overlay.len() > limit {
+                    break;
+                }
+                overlay.push((sled::IVec::from(&k[overlay_prefix.len()..]), v));
+            }
+            let parsed: Vec<Block<'_>> = blocks
+                .iter()
+                .map(|b| Block::parse(b).map_err(|e| corrupt(b"(base block)", &e.to_string())))
+                .collect::<Result<_, _>>()?;
+            let streams: Vec<RecordStream<'_>> = vec![
+                Box::new(overlay.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))),
+                Box::new(parsed.iter().flat_map(|b| b.iter())),
+            ];
+            let mut out = Vec::with_capacity(limit);
+            merge_sorted(streams, |id, rec, _, _| {
+                if id > start && out.len() < limit {
+                    out.push(codec::decode_customer(rec)?);
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn save_model(&self, mut model: ValueModel) -> Result<ValueModel, StoreError> {
+        self.blocking(move |s| {
+            let _guard = s.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = nanos(model.fitted_at);
+            while s
+                .db
+                .contains_key(key(b'F', &[format!("m{t:016x}").as_bytes()]))?
+            {
+                t = t.saturating_add(1);
+            }
+            model.model_id = format!("m{t:016x}");
+            let mut batch = sled::Batch::default();
+            batch.insert(key(b'F', &[model.model_id.as_bytes()]), encode(&model)?);
+            batch.insert(
+                key(b'G', &[model.portfolio.as_str().as_bytes()]),
+                model.model_id.as_bytes(),
+            );
+            s.db.apply_batch(batch)?;
+            s.db.flush()?;
+            Ok(model)
+        })
+        .await
+    }
+
+    async fn get_model(&self, model_id: &str) -> Result<Option<ValueModel>, StoreError> {
+        let k = key(b'F', &[model_id.as_bytes()]);
+        self.blocking(move |s| match s.db.get(&k)? {
+            Some(v) => decode(&k, &v).map(Some),
+            None => Ok(None),
+        })
+        .await
+    }
+
+    async fn latest_model(
+        &self,
+        portfolio: &PortfolioName,
+    ) -> Result<Option<ValueModel>, StoreError> {
+        let g = key(b'G', &[portfolio.as_str().as_bytes()]);
+        self.blocking(move |s| {
+            let Some(id) = s.db.get(&g)? else {
+                return Ok(None);
+            };
+            let k = key(b'F', &[&id]);
+            match s.db.get(&k)? {
+                Some(v) => decode(&k, &v).map(Some),
+                None => Err(corrupt(&g, "latest model is missing")),
+            }
+        })
+        .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
