@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|p| p.extension().is_some_and(|x| x == "proto"))
         .collect();
     tonic_prost_build::configure()
+        // Requests that do not decode are the caller's INVALID_ARGUMENT (see src/api/codec.rs).
+        .codec_path("crate::api::codec::RequestCodec")
         .file_descriptor_set_path(out_dir.join("cvo_descriptor.bin"))
         .compile_protos(&protos, &[PathBuf::from("proto"), include])?;
     println!("cargo:rerun-if-changed=proto");

@@ -79,9 +79,9 @@ fn main() -> anyhow::Result<()> {
     let gg = fit_gamma_gamma(&spend, 0.0)?;
     let fit = t.elapsed().as_secs_f64();
     println!(
-        "fit BG/NBD + Gamma-Gamma:  {fit:>8.3} s  (target < 0.6 s)  r={:.4} alpha={:.4} a={:.4} b={:.4}  p={:.4} q={:.4} v={:.4}  converged={}",
+        "fit BG/NBD + Gamma-Gamma:  {fit:>8.3} s  (target < 0.6 s)  r={:.4} alpha={:.4} a={:.4} b={:.4}  p={:.4} q={:.4} v={:.4}  converged={}/{} after {}/{} iterations",
         bg.params.r, bg.params.alpha, bg.params.a, bg.params.b, gg.params.p, gg.params.q, gg.params.v,
-        bg.converged && gg.converged
+        bg.converged, gg.converged, bg.iterations, gg.iterations
     );
 
     let models = FittedModels {

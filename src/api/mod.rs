@@ -1,6 +1,7 @@
 //! The wire side: generated protobuf types, proto ⇄ domain conversion (where all input is
 //! validated), page tokens, error mapping and the tonic handlers.
 
+pub mod codec;
 pub mod convert;
 pub mod error;
 pub mod models;

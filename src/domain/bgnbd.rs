@@ -359,6 +359,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_fit_without_repeat_purchases_does_not_converge_and_says_so() {
+        // With no repeat purchase the likelihood grows as r shrinks to 0 and does not depend
+        // on a and b: there is no maximum to find.
+        let data = vec![(0.0, 0.0, 10.0); 50];
+        let fit = fit_bgnbd(&data, 0.0).unwrap();
+        assert!(!fit.converged, "{fit:?}");
+    }
+
+    #[test]
     fn bad_summaries_and_too_few_customers_are_refused() {
         let many = vec![(1.0, 2.0, 3.0); 20];
         let mut bad = many.clone();

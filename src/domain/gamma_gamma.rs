@@ -110,10 +110,12 @@ pub fn fit_gamma_gamma(
             got: n,
         });
     }
-    let rows: Vec<(f64, f64, f64)> = counts
+    let mut rows: Vec<(f64, f64, f64)> = counts
         .into_iter()
         .map(|((x, m), w)| (f64::from_bits(x), f64::from_bits(m), w))
         .collect();
+    // A fixed order, so that the sums, and so the fit, are the same on every run.
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     let total = n as f64;
     let objective = |lp: &[f64]| {
         let par = GammaGammaParams {

@@ -6,7 +6,7 @@
 //! Python package `lifetimes`, an optional L2 penalty `penalizer × Σ θ²` on the parameters is
 //! subtracted, which is 0 by default.
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use serde::{Deserialize, Serialize};
@@ -257,16 +257,62 @@ pub(crate) fn minimize(
         .map(|x| x.clamp(-LOG_BOUND, LOG_BOUND))
         .collect();
     let (value, gradient) = f(&best);
-    let stopped_well = matches!(
-        state.get_termination_status(),
-        TerminationStatus::Terminated(TerminationReason::SolverConverged)
-    );
+    // Converged means a strict local minimum inside the bounds, however the optimiser stopped
+    // (L-BFGS also stops when the line search can no longer improve at machine precision):
+    // a vanishing gradient and a positive definite Hessian. The second test rejects flat
+    // directions, where the data do not determine a parameter and a "solution" is arbitrary.
     let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
     let converged = value.is_finite()
-        && gradient_norm < 1e-5
-        && best.iter().all(|x| x.abs() < LOG_BOUND)
-        && (stopped_well || gradient_norm < 1e-8);
+        && gradient_norm < 1e-6
+        && best.iter().all(|x| x.abs() < LOG_BOUND - 1e-9)
+        && positive_definite(&hessian(&f, &best));
     Ok((best, value, state.get_iter(), converged))
+}
+
+/// The Hessian of `f` at `p` by central differences of its gradient, symmetrised.
+fn hessian(f: &impl Fn(&[f64]) -> (f64, Vec<f64>), p: &[f64]) -> Vec<Vec<f64>> {
+    let n = p.len();
+    let h = 1e-5;
+    let mut m = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let mut up = p.to_vec();
+        let mut down = p.to_vec();
+        up[j] += h;
+        down[j] -= h;
+        let (gu, gd) = (f(&up).1, f(&down).1);
+        for i in 0..n {
+            m[i][j] = (gu[i] - gd[i]) / (2.0 * h);
+        }
+    }
+    (0..n)
+        .map(|i| (0..n).map(|j| (m[i][j] + m[j][i]) / 2.0).collect())
+        .collect()
+}
+
+/// Whether a symmetric matrix is positive definite, by Cholesky factorisation; pivots must
+/// stand clear of rounding noise relative to the diagonal.
+fn positive_definite(m: &[Vec<f64>]) -> bool {
+    let n = m.len();
+    let scale = (0..n).map(|i| m[i][i].abs()).fold(0.0, f64::max);
+    if !(scale.is_finite() && scale > 0.0) {
+        return false;
+    }
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                let d = m[i][i] - s;
+                if d <= 1e-8 * scale {
+                    return false;
+                }
+                l[i][j] = d.sqrt();
+            } else {
+                l[i][j] = (m[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    true
 }
 
 /// Gauss hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its power series
@@ -368,6 +414,13 @@ mod tests {
         // With no discount, it is the year's expected purchases times the expected value.
         let year = bg.expected_purchases(4.345 * 12.0, x, t_x, t) * value;
         assert!((undiscounted - year).abs() < 1e-9);
+    }
+
+    #[test]
+    fn positive_definiteness() {
+        assert!(positive_definite(&[vec![2.0, 1.0], vec![1.0, 2.0]]));
+        assert!(!positive_definite(&[vec![1.0, 2.0], vec![2.0, 1.0]]));
+        assert!(!positive_definite(&[vec![1.0, 0.0], vec![0.0, 0.0]]));
     }
 
     #[test]
