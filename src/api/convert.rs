@@ -283,6 +283,29 @@ pub fn customer_from_proto(
     (id_ok && v.len() == before).then_some(c)
 }
 
+/// The decode and validation path of a customer upload, from raw bytes: what a fuzzer feeds.
+/// Returns the validated customers or the status the server would answer; never panics.
+pub fn decode_and_validate(bytes: &[u8]) -> Result<Vec<Customer>, tonic::Status> {
+    use prost::Message;
+    let req = pb::UpsertCustomersRequest::decode(bytes).map_err(|e| super::codec::malformed(&e))?;
+    let mut v = Violations::new();
+    portfolio(&req.portfolio, "portfolio", &mut v);
+    let today = today();
+    let customers: Vec<Customer> = req
+        .customers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let at = Loc {
+                list: "customers",
+                index: Some(i),
+            };
+            customer_from_proto(c, at, today, &mut v)
+        })
+        .collect();
+    v.into_result().map(|()| customers)
+}
+
 fn date_to_proto(d: Option<Date>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
@@ -630,6 +653,38 @@ mod tests {
             fields(v),
             ["customer.satisfaction", "customer.last_purchase"]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = decode_and_validate(&bytes);
+        }
+
+        #[test]
+        fn accepted_customers_are_valid(
+            id in "[a-z0-9@ _.\\-]{0,12}",
+            revenue in proptest::option::of(proptest::num::f64::ANY),
+            satisfaction in proptest::option::of(-20.0..20.0f64),
+            count in proptest::option::of(-5i64..5),
+            kind in -2i32..4,
+            date in "(19|20|29)[0-9]{2}-[01][0-9]-[0-3][0-9]|",
+        ) {
+            use prost::Message;
+            let c = pb::Customer {
+                id, revenue, satisfaction, purchase_count: count, kind,
+                first_purchase: date,
+                ..Default::default()
+            };
+            let bytes = pb::UpsertCustomersRequest { portfolio: String::new(), customers: vec![c] }.encode_to_vec();
+            match decode_and_validate(&bytes) {
+                Ok(cs) => {
+                    proptest::prop_assert_eq!(cs.len(), 1);
+                    proptest::prop_assert!(cs[0].check(today()).is_empty());
+                }
+                Err(status) => proptest::prop_assert_eq!(status.code(), tonic::Code::InvalidArgument),
+            }
+        }
     }
 
     #[test]
