@@ -7,7 +7,6 @@ mod common;
 use common::{customer, Client, TestApp};
 use cvo::api::pb;
 use prost::bytes::{Buf, BufMut};
-use prost::Message;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -48,6 +47,8 @@ impl Decoder for RawDecoder {
     }
 }
 
+// A test table: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Call {
     Upsert(pb::UpsertCustomersRequest),
     Load(Vec<pb::UpsertCustomersRequest>),
@@ -725,7 +726,6 @@ async fn every_malformed_request_gets_its_documented_answer() {
         portfolio: "victim".into(),
         customers: vec![customer("fine")],
     };
-    assert_eq!(ok.encoded_len() > 0, true);
     assert!(app.client.upsert_customers(ok).await.is_ok());
     app.stop().await;
 }
