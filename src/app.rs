@@ -18,9 +18,12 @@ use crate::api::pb;
 use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
 use crate::auth::Authenticator;
-use crate::config::{Config, TlsConfig};
+use crate::config::{Config, Limits, TlsConfig};
 use crate::middleware::{self, DeadlineLayer};
 use crate::store::{SledStore, Store};
+use tower::layer::util::{Identity as NoLayer, Stack};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 
 /// A built, not yet serving, server.
 pub struct Application {
@@ -108,16 +111,7 @@ impl Application {
                 .tls_config(tls_config(tls)?)
                 .context("configuring TLS")?;
         }
-        let (shed, limit) = middleware::shedding(limits.max_concurrent_calls);
-        let serve = builder
-            // Bulk loads stream hundreds of megabytes: HTTP/2's default 64 KiB windows would
-            // stall the sender every few chunks.
-            .initial_stream_window_size(Some(4 * 1024 * 1024))
-            .initial_connection_window_size(Some(8 * 1024 * 1024))
-            .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
-            .layer(DeadlineLayer(limits.request_timeout()))
-            .layer(shed)
-            .layer(limit)
+        let serve = transport(builder, &limits)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -140,6 +134,25 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The middleware every cvo server runs: deadline, load shedding, concurrency limit.
+pub type Layers =
+    Stack<GlobalConcurrencyLimitLayer, Stack<LoadShedLayer, Stack<DeadlineLayer, NoLayer>>>;
+
+/// The transport settings and middleware of a cvo server, on `builder` (which may carry TLS).
+/// Public so that a benchmark can serve a bare echo service with exactly the same settings.
+pub fn transport(builder: Server, limits: &Limits) -> Server<Layers> {
+    let (shed, limit) = middleware::shedding(limits.max_concurrent_calls);
+    builder
+        // Bulk loads stream hundreds of megabytes: HTTP/2's default 64 KiB windows would
+        // stall the sender every few chunks.
+        .initial_stream_window_size(Some(4 * 1024 * 1024))
+        .initial_connection_window_size(Some(8 * 1024 * 1024))
+        .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
+        .layer(DeadlineLayer(limits.request_timeout()))
+        .layer(shed)
+        .layer(limit)
 }
 
 /// The server's TLS settings: its identity, and for mutual TLS the CA of client certificates.

@@ -1,0 +1,373 @@
+//! Load benchmark (issue: hardening): cvo against a bare echo service with the same settings.
+//!
+//! In one run it starts the real cvo server and an echo server (the same generated service,
+//! codec, transport settings and middleware, answering at once with a canned value), both on
+//! 127.0.0.1, drives each with the same concurrency for a fixed time, and prints for
+//! ScoreCustomer, kept ScoreCustomer and GetCustomerValue: throughput, p50/p99/p999 latency
+//! (hdrhistogram) and the ratio to echo. Then it paces ScoreCustomer at half of its measured
+//! peak and prints the latencies there (target p99 < 1 ms). Targets: ScoreCustomer (not kept)
+//! >= 80 % of echo throughput.
+//!
+//! `cargo bench --bench load -- [--seconds S] [--concurrency C] [--soak DURATION]`
+//! (defaults: 5 s per phase, 32 concurrent calls). `--soak 10m` also runs ScoreCustomer at
+//! 80 % of peak for that long and reports errors (must be 0) and RSS at start and end.
+//! Traffic goes to 127.0.0.1 only, and every phase stops by itself.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cvo::api::pb;
+use cvo::api::pb::customer_value_service_client::CustomerValueServiceClient;
+use cvo::api::pb::customer_value_service_server::{
+    CustomerValueService, CustomerValueServiceServer,
+};
+use cvo::app::{transport, Application};
+use cvo::config::{Config, Limits};
+use hdrhistogram::Histogram;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Server};
+use tonic::{Request, Response, Status, Streaming};
+
+/// Answers ScoreCustomer and GetCustomerValue at once with a canned value; nothing else.
+struct Echo;
+
+fn canned(id: String) -> pb::CustomerValue {
+    pb::CustomerValue {
+        customer_id: id,
+        portfolio: "default".into(),
+        score: 50.0,
+        ..Default::default()
+    }
+}
+
+fn no<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented("echo"))
+}
+
+#[tonic::async_trait]
+impl CustomerValueService for Echo {
+    async fn score_customer(
+        &self,
+        r: Request<pb::ScoreCustomerRequest>,
+    ) -> Result<Response<pb::ScoreCustomerResponse>, Status> {
+        let id = match r.into_inner().subject {
+            Some(pb::score_customer_request::Subject::Customer(c)) => c.id,
+            Some(pb::score_customer_request::Subject::CustomerId(id)) => id,
+            None => String::new(),
+        };
+        Ok(Response::new(pb::ScoreCustomerResponse {
+            value: Some(canned(id)),
+        }))
+    }
+    async fn get_customer_value(
+        &self,
+        r: Request<pb::GetCustomerValueRequest>,
+    ) -> Result<Response<pb::GetCustomerValueResponse>, Status> {
+        Ok(Response::new(pb::GetCustomerValueResponse {
+            value: Some(canned(r.into_inner().customer_id)),
+        }))
+    }
+    async fn upsert_customers(
+        &self,
+        _: Request<pb::UpsertCustomersRequest>,
+    ) -> Result<Response<pb::UpsertCustomersResponse>, Status> {
+        no()
+    }
+    async fn get_customer(
+        &self,
+        _: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::GetCustomerResponse>, Status> {
+        no()
+    }
+    async fn list_customer_history(
+        &self,
+        _: Request<pb::ListCustomerHistoryRequest>,
+    ) -> Result<Response<pb::ListCustomerHistoryResponse>, Status> {
+        no()
+    }
+    async fn get_policy(
+        &self,
+        _: Request<pb::GetPolicyRequest>,
+    ) -> Result<Response<pb::GetPolicyResponse>, Status> {
+        no()
+    }
+    async fn load_customers(
+        &self,
+        _: Request<Streaming<pb::UpsertCustomersRequest>>,
+    ) -> Result<Response<pb::UpsertCustomersResponse>, Status> {
+        no()
+    }
+    async fn tier_portfolio(
+        &self,
+        _: Request<pb::TierPortfolioRequest>,
+    ) -> Result<Response<pb::TierPortfolioResponse>, Status> {
+        no()
+    }
+    async fn get_tier_run(
+        &self,
+        _: Request<pb::GetTierRunRequest>,
+    ) -> Result<Response<pb::GetTierRunResponse>, Status> {
+        no()
+    }
+    async fn list_tier_runs(
+        &self,
+        _: Request<pb::ListTierRunsRequest>,
+    ) -> Result<Response<pb::ListTierRunsResponse>, Status> {
+        no()
+    }
+    async fn list_tier_members(
+        &self,
+        _: Request<pb::ListTierMembersRequest>,
+    ) -> Result<Response<pb::ListTierMembersResponse>, Status> {
+        no()
+    }
+    async fn compare_tier_runs(
+        &self,
+        _: Request<pb::CompareTierRunsRequest>,
+    ) -> Result<Response<pb::CompareTierRunsResponse>, Status> {
+        no()
+    }
+    async fn list_schemes(
+        &self,
+        _: Request<pb::ListSchemesRequest>,
+    ) -> Result<Response<pb::ListSchemesResponse>, Status> {
+        no()
+    }
+    async fn fit_value_model(
+        &self,
+        _: Request<pb::FitValueModelRequest>,
+    ) -> Result<Response<pb::FitValueModelResponse>, Status> {
+        no()
+    }
+    async fn get_value_model(
+        &self,
+        _: Request<pb::GetValueModelRequest>,
+    ) -> Result<Response<pb::GetValueModelResponse>, Status> {
+        no()
+    }
+    async fn predict_customers(
+        &self,
+        _: Request<pb::PredictCustomersRequest>,
+    ) -> Result<Response<pb::PredictCustomersResponse>, Status> {
+        no()
+    }
+}
+
+type Client = CustomerValueServiceClient<Channel>;
+
+#[derive(Clone, Copy, Debug)]
+enum Rpc {
+    Score,
+    ScoreKept,
+    GetValue,
+}
+
+fn customer(i: u64) -> pb::Customer {
+    pb::Customer {
+        id: format!("c{}", i % 1000),
+        revenue: Some(12_000.0 + (i % 97) as f64),
+        gross_profit: Some(3_000.0),
+        cost_to_serve: Some(400.0),
+        category_spend: Some(40_000.0),
+        previous_revenue: Some(11_000.0),
+        satisfaction: Some(7.5),
+        loyalty: Some(8.0),
+        first_purchase: "2021-03-01".into(),
+        last_purchase: "2026-09-01".into(),
+        purchase_count: Some(14),
+        ..Default::default()
+    }
+}
+
+async fn call(client: &mut Client, rpc: Rpc, i: u64) -> Result<(), Status> {
+    match rpc {
+        Rpc::Score | Rpc::ScoreKept => client
+            .score_customer(pb::ScoreCustomerRequest {
+                portfolio: "load".into(),
+                subject: Some(pb::score_customer_request::Subject::Customer(customer(i))),
+                keep: matches!(rpc, Rpc::ScoreKept),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::GetValue => client
+            .get_customer_value(pb::GetCustomerValueRequest {
+                portfolio: "load".into(),
+                customer_id: format!("c{}", i % 1000),
+            })
+            .await
+            .map(drop),
+    }
+}
+
+struct Outcome {
+    calls: u64,
+    errors: u64,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+    fn us(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// `concurrency` workers over a few HTTP/2 connections call `rpc` for `duration`, each as fast
+/// as it can or, with `rate`, paced to `rate` calls per second in all.
+async fn drive(
+    addr: SocketAddr,
+    rpc: Rpc,
+    concurrency: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> anyhow::Result<Outcome> {
+    let mut channels = Vec::new();
+    for _ in 0..4 {
+        channels.push(
+            Channel::from_shared(format!("http://{addr}"))?
+                .connect()
+                .await?,
+        );
+    }
+    let counter = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let mut client = Client::new(channels[w % channels.len()].clone());
+        let (counter, errors) = (counter.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut h =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds");
+            let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
+            let mut next = Instant::now()
+                + interval.map_or(Duration::ZERO, |i| i.mul_f64(w as f64 / concurrency as f64));
+            while Instant::now() < deadline {
+                if let Some(i) = interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += i;
+                }
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if call(&mut client, rpc, i).await.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = h.record(t.elapsed().as_nanos() as u64);
+            }
+            h
+        }));
+    }
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+    for t in tasks {
+        latency.add(t.await?)?;
+    }
+    Ok(Outcome {
+        calls: latency.len(),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+        latency,
+    })
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().ok()?;
+    Some(match unit {
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(60 * n),
+        "h" => Duration::from_secs(3600 * n),
+        _ => return None,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let seconds: u64 = flag("--seconds").and_then(|s| s.parse().ok()).unwrap_or(5);
+    let concurrency: usize = flag("--concurrency")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
+    let soak = flag("--soak").and_then(|s| parse_duration(&s));
+    let phase = Duration::from_secs(seconds);
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let dir = tempfile::tempdir()?;
+        let config = Config::for_tests(dir.path());
+        let app = Application::build(config).await?;
+        let cvo_addr = app.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let echo_addr = listener.local_addr()?;
+        let echo = tokio::spawn(
+            transport(Server::builder(), &Limits::default())
+                .add_service(CustomerValueServiceServer::new(Echo))
+                .serve_with_incoming(TcpListenerStream::new(listener)),
+        );
+        // Values to read back.
+        let mut client = Client::new(Channel::from_shared(format!("http://{cvo_addr}"))?.connect().await?);
+        for i in 0..1000 {
+            call(&mut client, Rpc::ScoreKept, i).await?;
+        }
+
+        println!("cvo load benchmark: {concurrency} concurrent calls, {seconds} s per phase, {} cores, rss at start {:.0} MB",
+            std::thread::available_parallelism().map_or(0, |p| p.get()), rss_mb());
+        println!("{:<22} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}", "rpc", "calls/s", "p50 us", "p99 us", "p999 us", "errors", "vs echo");
+        let mut score_peak = 0.0;
+        for rpc in [Rpc::Score, Rpc::ScoreKept, Rpc::GetValue] {
+            let e = drive(echo_addr, rpc, concurrency, phase, None).await?;
+            let c = drive(cvo_addr, rpc, concurrency, phase, None).await?;
+            for (name, o) in [("echo", &e), ("cvo", &c)] {
+                println!("{:<22} {:>10.0} {:>9.0} {:>9.0} {:>9.0} {:>8} {:>10}",
+                    format!("{rpc:?} ({name})"), o.rate(), o.us(0.5), o.us(0.99), o.us(0.999), o.errors,
+                    if name == "cvo" { format!("{:.2}", c.rate() / e.rate()) } else { String::new() });
+            }
+            if matches!(rpc, Rpc::Score) {
+                score_peak = c.rate();
+                println!("  ScoreCustomer throughput is {:.0} % of echo (target >= 80 %)", 100.0 * c.rate() / e.rate());
+            }
+        }
+        let half = drive(cvo_addr, Rpc::Score, concurrency, phase, Some(score_peak / 2.0)).await?;
+        println!("ScoreCustomer at half of peak ({:.0}/s): p50 {:.0} us, p99 {:.0} us (target < 1000 us), p999 {:.0} us, errors {}",
+            half.rate(), half.us(0.5), half.us(0.99), half.us(0.999), half.errors);
+
+        if let Some(soak) = soak {
+            let before = rss_mb();
+            let o = drive(cvo_addr, Rpc::Score, concurrency, soak, Some(score_peak * 0.8)).await?;
+            let after = rss_mb();
+            println!("soak {soak:?} at 80 % of peak ({:.0}/s): {} calls, {} errors (must be 0), p99 {:.0} us, rss {before:.0} MB -> {after:.0} MB",
+                o.rate(), o.calls, o.errors, o.us(0.99));
+        }
+        let _ = stop.send(());
+        server.await??;
+        echo.abort();
+        Ok(())
+    })
+}
