@@ -75,7 +75,11 @@ impl Application {
         let limits = config.limits;
         let auth = Authenticator::new(&config.auth.keys)?;
         if !auth.enabled() {
-            tracing::warn!("no API keys configured: every caller is an anonymous admin");
+            if config.addr.ip().is_loopback() {
+                tracing::warn!("no API keys configured: every local caller is an anonymous admin");
+            } else {
+                tracing::warn!(addr = %config.addr, "serving a non-loopback address without API keys (--allow-anonymous): anyone who can reach it can read and write");
+            }
         }
         let api = Api::new(store.clone() as Arc<dyn Store>, &config, auth);
         let cvo = CustomerValueServiceServer::new(api)

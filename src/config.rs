@@ -375,15 +375,13 @@ impl Config {
             );
         }
         crate::auth::Authenticator::new(&self.auth.keys)?;
-        if self.auth.keys.is_empty() && !self.addr.ip().is_loopback() {
-            if !self.auth.allow_anonymous {
-                anyhow::bail!(
-                    "refusing to serve {} without API keys: configure [[auth.keys]] or pass \
-                     --allow-anonymous",
-                    self.addr
-                );
-            }
-            tracing::warn!(addr = %self.addr, "serving a non-loopback address without API keys");
+        if self.auth.keys.is_empty() && !self.addr.ip().is_loopback() && !self.auth.allow_anonymous
+        {
+            anyhow::bail!(
+                "refusing to serve {} without API keys: configure [[auth.keys]] or pass \
+                 --allow-anonymous",
+                self.addr
+            );
         }
         Ok(())
     }

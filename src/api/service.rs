@@ -61,6 +61,18 @@ fn validate_customers(
     out
 }
 
+/// The portfolio and customer id of a request about one customer, both validated.
+fn one_customer(raw_portfolio: &str, raw_id: &str) -> Result<(PortfolioName, CustomerId), Status> {
+    let mut v = Violations::new();
+    let p = portfolio(raw_portfolio, "portfolio", &mut v);
+    let id = customer_id(raw_id, "customer_id", &mut v);
+    v.into_result()?;
+    match (p, id) {
+        (Some(p), Some(id)) => Ok((p, id)),
+        _ => Err(Status::internal("request validated but incomplete")),
+    }
+}
+
 /// Shared state of the handlers.
 pub struct Api {
     store: Arc<dyn Store>,
@@ -221,13 +233,7 @@ impl CustomerValueService for Api {
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
         self.authorize(&request, Role::Read)?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let p = portfolio(&req.portfolio, "portfolio", &mut v);
-        let id = customer_id(&req.customer_id, "customer_id", &mut v);
-        v.into_result()?;
-        let (Some(p), Some(id)) = (p, id) else {
-            return Err(Status::internal("request validated but incomplete"));
-        };
+        let (p, id) = one_customer(&req.portfolio, &req.customer_id)?;
         match self.store.get_customer(&p, &id).await.map_err(storage)? {
             Some(c) => Ok(Response::new(pb::GetCustomerResponse {
                 customer: Some(convert::customer_to_proto(&c)),
@@ -335,13 +341,7 @@ impl CustomerValueService for Api {
     ) -> Result<Response<pb::GetCustomerValueResponse>, Status> {
         self.authorize(&request, Role::Read)?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let p = portfolio(&req.portfolio, "portfolio", &mut v);
-        let id = customer_id(&req.customer_id, "customer_id", &mut v);
-        v.into_result()?;
-        let (Some(p), Some(id)) = (p, id) else {
-            return Err(Status::internal("request validated but incomplete"));
-        };
+        let (p, id) = one_customer(&req.portfolio, &req.customer_id)?;
         match self.store.latest_value(&p, &id).await.map_err(storage)? {
             Some(s) => Ok(Response::new(pb::GetCustomerValueResponse {
                 value: Some(convert::value_to_proto(&s)),
@@ -358,13 +358,7 @@ impl CustomerValueService for Api {
     ) -> Result<Response<pb::ListCustomerHistoryResponse>, Status> {
         self.authorize(&request, Role::Read)?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let p = portfolio(&req.portfolio, "portfolio", &mut v);
-        let id = customer_id(&req.customer_id, "customer_id", &mut v);
-        v.into_result()?;
-        let (Some(p), Some(id)) = (p, id) else {
-            return Err(Status::internal("request validated but incomplete"));
-        };
+        let (p, id) = one_customer(&req.portfolio, &req.customer_id)?;
         let scope = ["ListCustomerHistory", p.as_str(), id.as_str()];
         let after =
             paging::decode(&scope, &req.page_token).map_err(|e| invalid("page_token", e))?;

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::model::{hyp2f1, minimize, Fit, ModelError};
+use super::model::{fit_log_params, hyp2f1, Fit, ModelError};
 
 /// Fewest customers a fit accepts.
 pub const MIN_CUSTOMERS: usize = 10;
@@ -211,38 +211,13 @@ pub fn fit_bgnbd(data: &[(f64, f64, f64)], penalizer: f64) -> Result<Fit<BgNbdPa
         });
     }
     let groups = group(data)?;
-    let n = groups.total;
-    let objective = |lp: &[f64]| {
-        let p = BgNbdParams {
-            r: lp[0].exp(),
-            alpha: lp[1].exp(),
-            a: lp[2].exp(),
-            b: lp[3].exp(),
-        };
-        let (ll, g) = total_ll(&p, &groups);
-        let theta = [p.r, p.alpha, p.a, p.b];
-        let penalty: f64 = theta.iter().map(|t| t * t).sum::<f64>() * penalizer;
-        let value = -ll / n + penalty;
-        // d/d ln θ = θ · d/dθ.
-        let grad = (0..4)
-            .map(|i| -g[i] * theta[i] / n + 2.0 * penalizer * theta[i] * theta[i])
-            .collect();
-        (value, grad)
-    };
-    let (lp, _, iterations, converged) = minimize(objective, vec![0.0; 4])?;
-    let params = BgNbdParams {
-        r: lp[0].exp(),
-        alpha: lp[1].exp(),
-        a: lp[2].exp(),
-        b: lp[3].exp(),
-    };
-    let (ll, _) = total_ll(&params, &groups);
-    Ok(Fit {
-        params,
-        log_likelihood: ll,
-        iterations,
-        converged,
-    })
+    fit_log_params(
+        groups.total,
+        penalizer,
+        |[r, alpha, a, b]| BgNbdParams { r, alpha, a, b },
+        |p| [p.r, p.alpha, p.a, p.b],
+        |p| total_ll(p, &groups),
+    )
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::model::{minimize, Fit, ModelError};
+use super::model::{fit_log_params, Fit, ModelError};
 
 /// Fewest repeat customers a fit accepts.
 pub const MIN_CUSTOMERS: usize = 10;
@@ -116,34 +116,13 @@ pub fn fit_gamma_gamma(
         .collect();
     // A fixed order, so that the sums, and so the fit, are the same on every run.
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let total = n as f64;
-    let objective = |lp: &[f64]| {
-        let par = GammaGammaParams {
-            p: lp[0].exp(),
-            q: lp[1].exp(),
-            v: lp[2].exp(),
-        };
-        let (ll, g) = total_ll(&par, &rows);
-        let theta = [par.p, par.q, par.v];
-        let penalty = penalizer * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..3)
-            .map(|i| -g[i] * theta[i] / total + 2.0 * penalizer * theta[i] * theta[i])
-            .collect();
-        (-ll / total + penalty, grad)
-    };
-    let (lp, _, iterations, converged) = minimize(objective, vec![0.0; 3])?;
-    let params = GammaGammaParams {
-        p: lp[0].exp(),
-        q: lp[1].exp(),
-        v: lp[2].exp(),
-    };
-    let (ll, _) = total_ll(&params, &rows);
-    Ok(Fit {
-        params,
-        log_likelihood: ll,
-        iterations,
-        converged,
-    })
+    fit_log_params(
+        n as f64,
+        penalizer,
+        |[p, q, v]| GammaGammaParams { p, q, v },
+        |g| [g.p, g.q, g.v],
+        |g| total_ll(g, &rows),
+    )
 }
 
 #[cfg(test)]

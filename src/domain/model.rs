@@ -269,6 +269,46 @@ pub(crate) fn minimize(
     Ok((best, value, state.get_iter(), converged))
 }
 
+/// Maximises a total log-likelihood over `n` customers in log-parameter space: the objective
+/// is the mean negative log-likelihood plus `penalizer × Σ θ²` (lifetimes' penalty), started at
+/// θ = 1. `params` builds the parameters from θ, `theta` reads θ back, and `ll` gives the total
+/// log-likelihood and its gradient in θ.
+pub(crate) fn fit_log_params<P, const N: usize>(
+    n: f64,
+    penalizer: f64,
+    params: impl Fn([f64; N]) -> P,
+    theta: impl Fn(&P) -> [f64; N],
+    ll: impl Fn(&P) -> (f64, [f64; N]),
+) -> Result<Fit<P>, ModelError> {
+    let at = |lp: &[f64]| {
+        let mut t = [0.0; N];
+        for (t, l) in t.iter_mut().zip(lp) {
+            *t = l.exp();
+        }
+        params(t)
+    };
+    let objective = |lp: &[f64]| {
+        let p = at(lp);
+        let (total, g) = ll(&p);
+        let th = theta(&p);
+        let penalty = penalizer * th.iter().map(|t| t * t).sum::<f64>();
+        // d/d ln θ = θ · d/dθ.
+        let grad = (0..N)
+            .map(|i| -g[i] * th[i] / n + 2.0 * penalizer * th[i] * th[i])
+            .collect();
+        (-total / n + penalty, grad)
+    };
+    let (lp, _, iterations, converged) = minimize(objective, vec![0.0; N])?;
+    let best = at(&lp);
+    let (log_likelihood, _) = ll(&best);
+    Ok(Fit {
+        params: best,
+        log_likelihood,
+        iterations,
+        converged,
+    })
+}
+
 /// The Hessian of `f` at `p` by central differences of its gradient, symmetrised.
 fn hessian(f: &impl Fn(&[f64]) -> (f64, Vec<f64>), p: &[f64]) -> Vec<Vec<f64>> {
     let n = p.len();

@@ -255,6 +255,40 @@ impl SledStore {
     }
 }
 
+/// A page of the records under `prefix` whose keys end in a time (u64 BE), newest first,
+/// strictly older than the cursor `after`; the next cursor is the last record's time.
+fn newest_first<T>(
+    s: &SledStore,
+    prefix: &[u8],
+    after: Option<u64>,
+    limit: usize,
+    mut read: impl FnMut(&[u8], &[u8]) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let range = match after {
+        Some(t) => {
+            let mut end = prefix.to_vec();
+            end.extend_from_slice(&t.to_be_bytes());
+            s.db.range(prefix.to_vec()..end)
+        }
+        None => s.db.scan_prefix(prefix),
+    };
+    let mut items = Vec::new();
+    let mut last = None;
+    for entry in range.rev() {
+        let (k, v) = entry?;
+        if items.len() == limit {
+            // Only hand out a cursor when something follows it.
+            return Ok(Page { items, next: last });
+        }
+        items.push(read(&k, &v)?);
+        let tail: [u8; 8] = k[k.len().saturating_sub(8)..]
+            .try_into()
+            .map_err(|_| corrupt(&k, "listing key without a time"))?;
+        last = Some(u64::from_be_bytes(tail));
+    }
+    Ok(Page { items, next: None })
+}
+
 fn corrupt(key: &[u8], reason: &str) -> StoreError {
     StoreError::Corrupt {
         key: String::from_utf8_lossy(key).replace('\0', "/"),
@@ -632,39 +666,8 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Page<ValueSnapshot>, StoreError> {
         let prefix = history_prefix(portfolio, id);
-        self.blocking(move |s| {
-            let mut end = prefix.clone();
-            let range = match after {
-                Some(t) => {
-                    end.extend_from_slice(&t.to_be_bytes());
-                    s.db.range(prefix.clone()..end)
-                }
-                None => s.db.scan_prefix(&prefix),
-            };
-            let mut items = Vec::new();
-            let mut last = None;
-            let mut more = false;
-            for entry in range.rev() {
-                let (k, v) = entry?;
-                if items.len() == limit {
-                    more = true;
-                    break;
-                }
-                items.push(decode::<ValueSnapshot>(&k, &v)?);
-                let tail: [u8; 8] =
-                    k[k.len().saturating_sub(8)..]
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt {
-                            key: String::from_utf8_lossy(&k).into_owned(),
-                            reason: "history key without a time".to_owned(),
-                        })?;
-                last = Some(u64::from_be_bytes(tail));
-            }
-            // Only hand out a cursor when something follows it.
-            let next = if more { last } else { None };
-            Ok(Page { items, next })
-        })
-        .await
+        self.blocking(move |s| newest_first(s, &prefix, after, limit, decode))
+            .await
     }
 
     async fn save_run(
@@ -754,36 +757,12 @@ impl Store for SledStore {
     ) -> Result<Page<TierRun>, StoreError> {
         let prefix = key(b'P', &[portfolio.as_str().as_bytes(), b""]);
         self.blocking(move |s| {
-            let mut end = prefix.clone();
-            let range = match after {
-                Some(t) => {
-                    end.extend_from_slice(&t.to_be_bytes());
-                    s.db.range(prefix.clone()..end)
-                }
-                None => s.db.scan_prefix(&prefix),
-            };
-            let mut items = Vec::new();
-            let mut last = None;
-            let mut more = false;
-            for kv in range.rev() {
-                let (k, id) = kv?;
-                if items.len() == limit {
-                    more = true;
-                    break;
-                }
-                let rk = run_key(&String::from_utf8_lossy(&id));
+            newest_first(s, &prefix, after, limit, |k, id| {
+                let rk = run_key(&String::from_utf8_lossy(id));
                 let v =
                     s.db.get(&rk)?
-                        .ok_or_else(|| corrupt(&k, "listed run is missing"))?;
-                items.push(decode::<TierRun>(&rk, &v)?);
-                let tail: [u8; 8] = k[k.len().saturating_sub(8)..]
-                    .try_into()
-                    .map_err(|_| corrupt(&k, "run listing key without a time"))?;
-                last = Some(u64::from_be_bytes(tail));
-            }
-            Ok(Page {
-                items,
-                next: if more { last } else { None },
+                        .ok_or_else(|| corrupt(k, "listed run is missing"))?;
+                decode(&rk, &v)
             })
         })
         .await
