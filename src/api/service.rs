@@ -220,7 +220,14 @@ impl CustomerValueService for Api {
             return Err(invalid("customers", "the stream carried no customers"));
         }
         let counts = pending.commit().await.map_err(storage)?;
-        tracing::info!(%portfolio, customers = total, inserted = counts.inserted, updated = counts.updated, "bulk load committed");
+        // Ids (portfolio names included) are logged at debug level only.
+        tracing::debug!(%portfolio, "bulk load");
+        tracing::info!(
+            customers = total,
+            inserted = counts.inserted,
+            updated = counts.updated,
+            "bulk load committed"
+        );
         Ok(Response::new(pb::UpsertCustomersResponse {
             inserted: counts.inserted,
             updated: counts.updated,
@@ -426,7 +433,8 @@ impl CustomerValueService for Api {
             convert::today(),
         )
         .await?;
-        tracing::info!(run_id = %run.run_id, portfolio = %run.portfolio, scheme = %run.scheme, customers = run.summary.total_customers, "tiering run stored");
+        tracing::debug!(portfolio = %run.portfolio, "tiering run");
+        tracing::info!(run_id = %run.run_id, scheme = %run.scheme, customers = run.summary.total_customers, "tiering run stored");
         Ok(Response::new(pb::TierPortfolioResponse {
             run: Some(tier::run_to_proto(&run)),
         }))
@@ -584,7 +592,8 @@ impl CustomerValueService for Api {
             return Err(Status::internal("request validated but incomplete"));
         };
         let model = models::fit(&self.store, p, models::unit_from_proto(unit), penalizer).await?;
-        tracing::info!(model_id = %model.model_id, portfolio = %model.portfolio, customers = model.customers, "value model stored");
+        tracing::debug!(portfolio = %model.portfolio, "value model");
+        tracing::info!(model_id = %model.model_id, customers = model.customers, "value model stored");
         Ok(Response::new(pb::FitValueModelResponse {
             model: Some(models::model_to_proto(&model)),
         }))
