@@ -23,10 +23,9 @@ use cvo::api::pb::customer_value_service_client::CustomerValueServiceClient;
 use cvo::api::pb::customer_value_service_server::{
     CustomerValueService, CustomerValueServiceServer,
 };
-use cvo::app::{transport, Application};
+use cvo::app::{incoming, transport, Application};
 use cvo::config::{Config, Limits};
 use hdrhistogram::Histogram;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Server};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -329,7 +328,7 @@ fn main() -> anyhow::Result<()> {
         let echo = tokio::spawn(
             transport(Server::builder(), &Limits::default())
                 .add_service(CustomerValueServiceServer::new(Echo))
-                .serve_with_incoming(TcpListenerStream::new(listener)),
+                .serve_with_incoming(incoming(listener)),
         );
         // Values to read back.
         let mut client = Client::new(Channel::from_shared(format!("http://{cvo_addr}"))?.connect().await?);

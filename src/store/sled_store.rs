@@ -65,6 +65,19 @@ pub struct SledStore {
     db: sled::Db,
     /// Serialises writers; see the module docs.
     write_lock: Arc<Mutex<()>>,
+    /// The latest run and model of each portfolio, read by every ScoreCustomer: kept in memory
+    /// (filled on first read, replaced on save) so that the hot path does no storage call.
+    latest: Arc<std::sync::RwLock<Latest>>,
+}
+
+/// Most portfolio/scheme entries the latest-snapshot cache holds.
+const LATEST_CACHE_ENTRIES: usize = 10_000;
+
+/// Cached "latest" snapshots; `None` entries remember that there is none yet.
+#[derive(Default)]
+struct Latest {
+    runs: std::collections::HashMap<Vec<u8>, Option<TierRun>>,
+    models: std::collections::HashMap<Vec<u8>, Option<ValueModel>>,
 }
 
 impl SledStore {
@@ -102,7 +115,23 @@ impl SledStore {
         Ok(Self {
             db,
             write_lock: Arc::new(Mutex::new(())),
+            latest: Arc::default(),
         })
+    }
+
+    fn cached<T>(&self, f: impl FnOnce(&Latest) -> Option<T>) -> Option<T> {
+        // A poisoned lock only means a panic elsewhere while holding it; the map is intact.
+        f(&self.latest.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn cache<T>(&self, f: impl FnOnce(&mut Latest) -> T) -> T {
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        // Callers choose portfolio names, so the cache is bounded: past the bound it starts
+        // over (it refills from the store on demand).
+        if latest.runs.len() + latest.models.len() > LATEST_CACHE_ENTRIES {
+            *latest = Latest::default();
+        }
+        f(&mut latest)
     }
 
     /// Runs `f` on the blocking pool with a handle to the database.
@@ -716,6 +745,10 @@ impl Store for SledStore {
             batch.insert(run_key(&run.run_id), encode(&run)?);
             s.db.apply_batch(batch)?;
             s.db.flush()?;
+            s.cache(|l| {
+                l.runs
+                    .insert(key(b'T', &[p, run.scheme.as_bytes()]), Some(run.clone()))
+            });
             Ok(run)
         })
         .await
@@ -736,15 +769,25 @@ impl Store for SledStore {
         scheme: &str,
     ) -> Result<Option<TierRun>, StoreError> {
         let k = key(b'T', &[portfolio.as_str().as_bytes(), scheme.as_bytes()]);
+        if let Some(cached) = self.cached(|l| l.runs.get(&k).cloned()) {
+            return Ok(cached);
+        }
         self.blocking(move |s| {
-            let Some(id) = s.db.get(&k)? else {
-                return Ok(None);
+            // Under the writer lock, so that a run saved meanwhile cannot be overwritten in the
+            // cache by this older read.
+            let _guard = s.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let run = match s.db.get(&k)? {
+                None => None,
+                Some(id) => {
+                    let rk = run_key(&String::from_utf8_lossy(&id));
+                    match s.db.get(&rk)? {
+                        Some(v) => Some(decode::<TierRun>(&rk, &v)?),
+                        None => return Err(corrupt(&k, "latest run is missing")),
+                    }
+                }
             };
-            let rk = run_key(&String::from_utf8_lossy(&id));
-            match s.db.get(&rk)? {
-                Some(v) => decode(&rk, &v).map(Some),
-                None => Err(corrupt(&k, "latest run is missing")),
-            }
+            s.cache(|l| l.runs.insert(k, run.clone()));
+            Ok(run)
         })
         .await
     }
@@ -932,6 +975,8 @@ impl Store for SledStore {
             );
             s.db.apply_batch(batch)?;
             s.db.flush()?;
+            let g = key(b'G', &[model.portfolio.as_str().as_bytes()]);
+            s.cache(|l| l.models.insert(g, Some(model.clone())));
             Ok(model)
         })
         .await
@@ -951,15 +996,23 @@ impl Store for SledStore {
         portfolio: &PortfolioName,
     ) -> Result<Option<ValueModel>, StoreError> {
         let g = key(b'G', &[portfolio.as_str().as_bytes()]);
+        if let Some(cached) = self.cached(|l| l.models.get(&g).cloned()) {
+            return Ok(cached);
+        }
         self.blocking(move |s| {
-            let Some(id) = s.db.get(&g)? else {
-                return Ok(None);
+            let _guard = s.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let model = match s.db.get(&g)? {
+                None => None,
+                Some(id) => {
+                    let k = key(b'F', &[&id]);
+                    match s.db.get(&k)? {
+                        Some(v) => Some(decode::<ValueModel>(&k, &v)?),
+                        None => return Err(corrupt(&g, "latest model is missing")),
+                    }
+                }
             };
-            let k = key(b'F', &[&id]);
-            match s.db.get(&k)? {
-                Some(v) => decode(&k, &v).map(Some),
-                None => Err(corrupt(&g, "latest model is missing")),
-            }
+            s.cache(|l| l.models.insert(g, model.clone()));
+            Ok(model)
         })
         .await
     }
