@@ -282,42 +282,29 @@ fn evaluate(
     if model.is_some_and(|m| m.p_alive < th.low_p_alive) {
         flags.push(Flag::LowPAlive);
     }
-    if !explain {
-        return Assessment {
-            score: contributions.total(),
-            contributions,
-            reasons: Vec::new(),
-            clv: clv_value,
-            clv_method,
-            p_alive: model.map(|m| m.p_alive),
-            annual_profit,
-            profit_margin,
-            share_of_wallet,
-            revenue_growth,
-            tenure_years,
-            status,
-            lifecycle_stage,
-            flags,
-        };
-    }
-    let mut reasons: Vec<String> = flags
-        .iter()
-        .map(|f| flag_reason(*f, c, annual_profit, revenue_growth))
-        .collect();
-    if let Some(m) = model {
-        reasons.push(format!(
-            "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive {:.0} %",
-            m.p_alive * 100.0
-        ));
-    }
-    let mut factors: Vec<Factor> = value_factors
-        .into_iter()
-        .chain(behaviour_factors)
-        .chain(satisfaction_factors)
-        .collect();
-    // Most points first; equal points keep the policy's order (the sort is stable).
-    factors.sort_by(|a, b| b.points.total_cmp(&a.points));
-    reasons.extend(factors.into_iter().map(|f| f.reason));
+    let reasons = if explain {
+        let mut reasons: Vec<String> = flags
+            .iter()
+            .map(|f| flag_reason(*f, c, annual_profit, revenue_growth))
+            .collect();
+        if let Some(m) = model {
+            reasons.push(format!(
+                "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive {:.0} %",
+                m.p_alive * 100.0
+            ));
+        }
+        let mut factors: Vec<Factor> = value_factors
+            .into_iter()
+            .chain(behaviour_factors)
+            .chain(satisfaction_factors)
+            .collect();
+        // Most points first; equal points keep the policy's order (the sort is stable).
+        factors.sort_by(|a, b| b.points.total_cmp(&a.points));
+        reasons.extend(factors.into_iter().map(|f| f.reason));
+        reasons
+    } else {
+        Vec::new()
+    };
 
     Assessment {
         score: contributions.total(),
