@@ -354,8 +354,19 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let half = drive(cvo_addr, Rpc::Score, concurrency, phase, Some(score_peak / 2.0)).await?;
-        println!("ScoreCustomer at half of peak ({:.0}/s): p50 {:.0} us, p99 {:.0} us (target < 1000 us), p999 {:.0} us, errors {}",
+        println!("ScoreCustomer paced at half of peak ({:.0}/s, {concurrency} callers): p50 {:.0} us, p99 {:.0} us (target < 1000 us), p999 {:.0} us, errors {}",
             half.rate(), half.us(0.5), half.us(0.99), half.us(0.999), half.errors);
+        // Pacing with tokio's 1 ms timer releases calls in bursts; the same load offered by
+        // fewer callers, each calling back to back, has no bursts: the fewest callers that
+        // reach half of peak.
+        for callers in [1, 2, 3, 4, 6, 8, 12, 16] {
+            let o = drive(cvo_addr, Rpc::Score, callers, phase, None).await?;
+            if o.rate() >= score_peak / 2.0 || callers == 16 {
+                println!("ScoreCustomer at half of peak by {callers} back-to-back callers ({:.0}/s): p50 {:.0} us, p99 {:.0} us (target < 1000 us), p999 {:.0} us, errors {}",
+                    o.rate(), o.us(0.5), o.us(0.99), o.us(0.999), o.errors);
+                break;
+            }
+        }
 
         if let Some(soak) = soak {
             let before = rss_mb();

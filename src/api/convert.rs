@@ -441,19 +441,21 @@ fn flag_to_proto(f: Flag) -> pb::Flag {
     }
 }
 
-/// A value snapshot on the wire.
-pub fn value_to_proto(s: &ValueSnapshot) -> pb::CustomerValue {
-    let a = &s.assessment;
+/// A value snapshot on the wire. Takes the snapshot by value: its strings (the reasons above
+/// all) move into the message instead of being copied.
+pub fn value_to_proto(s: ValueSnapshot) -> pb::CustomerValue {
+    let a = s.assessment;
+    let (tier, tier_run_id) = s.tier.map_or_else(Default::default, |t| (t.tier, t.run_id));
     pb::CustomerValue {
-        customer_id: s.customer_id.to_string(),
-        portfolio: s.portfolio.to_string(),
+        customer_id: s.customer_id.into(),
+        portfolio: s.portfolio.into(),
         score: a.score,
         contributions: Some(pb::Contributions {
             value: a.contributions.value,
             behaviour: a.contributions.behaviour,
             satisfaction: a.contributions.satisfaction,
         }),
-        reasons: a.reasons.clone(),
+        reasons: a.reasons,
         clv: a.clv,
         clv_method: match a.clv_method {
             ClvMethod::Formula => pb::ClvMethod::Formula,
@@ -465,18 +467,14 @@ pub fn value_to_proto(s: &ValueSnapshot) -> pb::CustomerValue {
         status: status_to_proto(a.status) as i32,
         lifecycle_stage: stage_to_proto(a.lifecycle_stage) as i32,
         flags: a.flags.iter().map(|f| flag_to_proto(*f) as i32).collect(),
-        tier: s.tier.as_ref().map(|t| t.tier.clone()).unwrap_or_default(),
-        policy_version: s.policy_version.clone(),
+        tier,
+        policy_version: s.policy_version,
         scored_at: Some(timestamp(s.scored_at)),
         revenue_growth: a.revenue_growth,
         tenure_years: a.tenure_years,
         p_alive: a.p_alive,
-        model_id: s.model_id.clone().unwrap_or_default(),
-        tier_run_id: s
-            .tier
-            .as_ref()
-            .map(|t| t.run_id.clone())
-            .unwrap_or_default(),
+        model_id: s.model_id.unwrap_or_default(),
+        tier_run_id,
     }
 }
 

@@ -320,7 +320,7 @@ impl CustomerValueService for Api {
                 let input = TierInput::from_assessment(&customer, &assessment, run.metric);
                 run.cuts.place(&input).map(|tier| TierPlacement {
                     tier,
-                    run_id: run.run_id,
+                    run_id: run.run_id.clone(),
                 })
             }
             None => None,
@@ -338,7 +338,7 @@ impl CustomerValueService for Api {
             self.store.keep_value(&snapshot).await.map_err(storage)?;
         }
         Ok(Response::new(pb::ScoreCustomerResponse {
-            value: Some(convert::value_to_proto(&snapshot)),
+            value: Some(convert::value_to_proto(snapshot)),
         }))
     }
 
@@ -351,7 +351,7 @@ impl CustomerValueService for Api {
         let (p, id) = one_customer(&req.portfolio, &req.customer_id)?;
         match self.store.latest_value(&p, &id).await.map_err(storage)? {
             Some(s) => Ok(Response::new(pb::GetCustomerValueResponse {
-                value: Some(convert::value_to_proto(&s)),
+                value: Some(convert::value_to_proto(s)),
             })),
             None => Err(Status::not_found(format!(
                 "no kept value for customer \"{id}\" in portfolio \"{p}\""
@@ -376,7 +376,11 @@ impl CustomerValueService for Api {
             .await
             .map_err(storage)?;
         Ok(Response::new(pb::ListCustomerHistoryResponse {
-            values: page.items.iter().map(convert::value_to_proto).collect(),
+            values: page
+                .items
+                .into_iter()
+                .map(convert::value_to_proto)
+                .collect(),
             next_page_token: paging::encode(&scope, page.next),
         }))
     }

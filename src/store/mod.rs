@@ -124,12 +124,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_run(&self, run_id: &str) -> Result<Option<TierRun>, StoreError>;
 
-    /// The newest run of a portfolio with a scheme.
+    /// The newest run of a portfolio with a scheme (shared: it is read by every score).
     async fn latest_run(
         &self,
         portfolio: &PortfolioName,
         scheme: &str,
-    ) -> Result<Option<TierRun>, StoreError>;
+    ) -> Result<Option<std::sync::Arc<TierRun>>, StoreError>;
 
     /// Runs of a portfolio, newest first, after cursor `after`.
     async fn list_runs(

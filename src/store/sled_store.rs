@@ -76,7 +76,7 @@ const LATEST_CACHE_ENTRIES: usize = 10_000;
 /// Cached "latest" snapshots; `None` entries remember that there is none yet.
 #[derive(Default)]
 struct Latest {
-    runs: std::collections::HashMap<Vec<u8>, Option<TierRun>>,
+    runs: std::collections::HashMap<Vec<u8>, Option<Arc<TierRun>>>,
     models: std::collections::HashMap<Vec<u8>, Option<ValueModel>>,
 }
 
@@ -746,8 +746,10 @@ impl Store for SledStore {
             s.db.apply_batch(batch)?;
             s.db.flush()?;
             s.cache(|l| {
-                l.runs
-                    .insert(key(b'T', &[p, run.scheme.as_bytes()]), Some(run.clone()))
+                l.runs.insert(
+                    key(b'T', &[p, run.scheme.as_bytes()]),
+                    Some(Arc::new(run.clone())),
+                )
             });
             Ok(run)
         })
@@ -767,7 +769,7 @@ impl Store for SledStore {
         &self,
         portfolio: &PortfolioName,
         scheme: &str,
-    ) -> Result<Option<TierRun>, StoreError> {
+    ) -> Result<Option<Arc<TierRun>>, StoreError> {
         let k = key(b'T', &[portfolio.as_str().as_bytes(), scheme.as_bytes()]);
         if let Some(cached) = self.cached(|l| l.runs.get(&k).cloned()) {
             return Ok(cached);
@@ -781,7 +783,7 @@ impl Store for SledStore {
                 Some(id) => {
                     let rk = run_key(&String::from_utf8_lossy(&id));
                     match s.db.get(&rk)? {
-                        Some(v) => Some(decode::<TierRun>(&rk, &v)?),
+                        Some(v) => Some(Arc::new(decode::<TierRun>(&rk, &v)?)),
                         None => return Err(corrupt(&k, "latest run is missing")),
                     }
                 }
