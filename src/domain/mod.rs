@@ -13,3 +13,4 @@ pub mod rfm;
 pub mod score;
 pub mod snapshot;
 pub mod status;
+pub mod words;

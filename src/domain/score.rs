@@ -31,6 +31,7 @@ use super::clv::ClvParams;
 use super::customer::Customer;
 use super::policy::ScoringPolicy;
 use super::status::{LifecycleStage, Status};
+use super::words::{write_amount, write_percent, write_years, Amount, Percent, Sentence};
 
 /// Normalised value of an unknown survey score.
 pub const NEUTRAL: f64 = 0.5;
@@ -177,12 +178,7 @@ fn evaluate(
     let status = status(c, policy, today);
     let lifecycle_stage = lifecycle(c, status, revenue_growth, tenure_years, policy);
 
-    let money = |name: &str,
-                 x: Option<f64>,
-                 scale: f64,
-                 weight: f64,
-                 part: f64,
-                 show: fn(f64) -> String| {
+    let money = |name: &str, x: Option<f64>, scale: f64, weight: f64, part: f64, unit: Unit| {
         let max = 100.0 * part * weight;
         match x {
             _ if !explain => Factor {
@@ -193,19 +189,30 @@ fn evaluate(
                 let n = saturate(x, scale);
                 Factor {
                     points: max * n,
-                    reason: format!(
-                        "{name} {} is {} the policy scale {} ({:.1} of {:.1} points)",
-                        show(x),
-                        band(n),
-                        show(scale),
-                        max * n,
-                        max
-                    ),
+                    reason: Sentence::new()
+                        .text(name)
+                        .text(" ")
+                        .with(unit.writer(), x)
+                        .text(" is ")
+                        .text(band(n))
+                        .text(" the policy scale ")
+                        .with(unit.writer(), scale)
+                        .text(" (")
+                        .fixed(max * n, 1)
+                        .text(" of ")
+                        .fixed(max, 1)
+                        .text(" points)")
+                        .done(),
                 }
             }
             None => Factor {
                 points: 0.0,
-                reason: format!("{name} unknown: counted as no evidence (0 of {max:.1} points)"),
+                reason: Sentence::new()
+                    .text(name)
+                    .text(" unknown: counted as no evidence (0 of ")
+                    .fixed(max, 1)
+                    .text(" points)")
+                    .done(),
             },
         }
     };
@@ -218,14 +225,27 @@ fn evaluate(
             },
             Some(x) => Factor {
                 points: max * x / 10.0,
-                reason: format!("{name} {x}/10 ({:.1} of {max:.1} points)", max * x / 10.0),
+                reason: Sentence::new()
+                    .text(name)
+                    .text(" ")
+                    .shown(x)
+                    .text("/10 (")
+                    .fixed(max * x / 10.0, 1)
+                    .text(" of ")
+                    .fixed(max, 1)
+                    .text(" points)")
+                    .done(),
             },
             None => Factor {
                 points: max * NEUTRAL,
-                reason: format!(
-                    "{name} not reported: counted as neutral ({:.1} of {max:.1} points)",
-                    max * NEUTRAL
-                ),
+                reason: Sentence::new()
+                    .text(name)
+                    .text(" not reported: counted as neutral (")
+                    .fixed(max * NEUTRAL, 1)
+                    .text(" of ")
+                    .fixed(max, 1)
+                    .text(" points)")
+                    .done(),
             },
         }
     };
@@ -237,9 +257,9 @@ fn evaluate(
             sc.annual_profit,
             fw.annual_profit,
             w.value,
-            amount,
+            Unit::Money,
         ),
-        money("CLV", clv_value, sc.clv, fw.clv, w.value, amount),
+        money("CLV", clv_value, sc.clv, fw.clv, w.value, Unit::Money),
     ];
     let behaviour_factors = [
         money(
@@ -248,7 +268,7 @@ fn evaluate(
             sc.revenue,
             fw.revenue,
             w.behaviour,
-            amount,
+            Unit::Money,
         ),
         money(
             "share of wallet",
@@ -256,7 +276,7 @@ fn evaluate(
             sc.share_of_wallet,
             fw.share_of_wallet,
             w.behaviour,
-            percent,
+            Unit::Fraction,
         ),
         money(
             "tenure",
@@ -264,7 +284,7 @@ fn evaluate(
             sc.tenure_years,
             fw.tenure,
             w.behaviour,
-            years,
+            Unit::Years,
         ),
     ];
     let satisfaction_factors = [
@@ -289,8 +309,8 @@ fn evaluate(
             .collect();
         if let Some(m) = model {
             reasons.push(format!(
-                "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive {:.0} %",
-                m.p_alive * 100.0
+                "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive {}",
+                Percent(m.p_alive)
             ));
         }
         let mut factors: Vec<Factor> = value_factors
@@ -428,7 +448,7 @@ fn flag_reason(f: Flag, c: &Customer, profit: Option<f64>, growth: Option<f64>) 
     match f {
         Flag::NegativeProfit => format!(
             "loses money: annual profit {}",
-            amount(profit.unwrap_or(0.0))
+            Amount(profit.unwrap_or(0.0))
         ),
         Flag::PoorCredit => {
             let mut parts = Vec::new();
@@ -443,7 +463,7 @@ fn flag_reason(f: Flag, c: &Customer, profit: Option<f64>, growth: Option<f64>) 
         Flag::Lapsed => "lapsed: no purchase within the inactivity window".to_owned(),
         Flag::RevenueFalling => format!(
             "revenue falling: {} against the previous window",
-            percent(growth.unwrap_or(0.0))
+            Percent(growth.unwrap_or(0.0))
         ),
         Flag::OpenComplaints => format!("{} open complaint(s)", c.open_complaints.unwrap_or(0)),
         Flag::BarelySatisfied => format!(
@@ -495,41 +515,23 @@ pub fn months_before(date: Date, months: u32) -> Date {
     Date::from_calendar_date(year, month, day).unwrap_or(Date::MIN)
 }
 
-/// An amount with thousands separators and no decimals past the cent: `12,400`, `-1,250.5`.
-pub fn amount(x: f64) -> String {
-    let rounded = (x * 100.0).round() / 100.0;
-    let neg = rounded < 0.0;
-    let abs = rounded.abs();
-    let whole = abs.trunc() as u64;
-    let cents = ((abs - abs.trunc()) * 100.0).round() as u64;
-    let digits = whole.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if cents > 0 {
-        if cents.is_multiple_of(10) {
-            out.push_str(&format!(".{}", cents / 10));
-        } else {
-            out.push_str(&format!(".{cents:02}"));
-        }
-    }
-    if neg {
-        format!("-{out}")
-    } else {
-        out
-    }
+/// What a factor's number measures, to say it in words.
+#[derive(Clone, Copy)]
+enum Unit {
+    Money,
+    Fraction,
+    Years,
 }
 
-fn percent(x: f64) -> String {
-    format!("{:.0} %", x * 100.0)
-}
-
-fn years(x: f64) -> String {
-    format!("{x:.1} years")
+impl Unit {
+    /// How the number is written: `12,400`, `26 %`, `5.2 years`.
+    fn writer(self) -> fn(&mut String, f64) -> std::fmt::Result {
+        match self {
+            Unit::Money => write_amount,
+            Unit::Fraction => write_percent,
+            Unit::Years => write_years,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -718,15 +720,6 @@ mod tests {
             months_before(date!(2026 - 01 - 15), 13),
             date!(2024 - 12 - 15)
         );
-    }
-
-    #[test]
-    fn amounts_read_well() {
-        assert_eq!(amount(12_400.0), "12,400");
-        assert_eq!(amount(-1_250.5), "-1,250.5");
-        assert_eq!(amount(1_234_567.891), "1,234,567.89");
-        assert_eq!(amount(0.0), "0");
-        assert_eq!(amount(999.0), "999");
     }
 
     fn arb_customer() -> impl Strategy<Value = Customer> {
