@@ -4,7 +4,8 @@
 //! Fits maximise the mean log-likelihood over the customers in log-parameter space (so every
 //! parameter stays positive) with argmin's L-BFGS and the models' analytic gradients. Like the
 //! Python package `lifetimes`, an optional L2 penalty `penalizer × Σ θ²` on the parameters is
-//! subtracted, which is 0 by default.
+//! subtracted, which is 0 by default; BG/NBD's alpha is penalised in lifetimes' rescaled time,
+//! so that a penalised fit is lifetimes' fit (tested against lifetimes 0.11.3).
 
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
@@ -270,12 +271,18 @@ pub(crate) fn minimize(
 }
 
 /// Maximises a total log-likelihood over `n` customers in log-parameter space: the objective
-/// is the mean negative log-likelihood plus `penalizer × Σ θ²` (lifetimes' penalty), started at
-/// θ = 1. `params` builds the parameters from θ, `theta` reads θ back, and `ll` gives the total
+/// is the mean negative log-likelihood plus `penalizer × Σ (cᵢ θᵢ)²`, started at θ = 1.
+/// `params` builds the parameters from θ, `theta` reads θ back, and `ll` gives the total
 /// log-likelihood and its gradient in θ.
+///
+/// `penalty_scale` (the cᵢ) is how lifetimes sees the parameters when it penalises them: it
+/// fits BG/NBD in time rescaled so that the longest customer age is 1, so its penalty falls
+/// on `alpha / max T`, not on `alpha`. With the same cᵢ, a penalised fit here is the same
+/// fit as lifetimes'.
 pub(crate) fn fit_log_params<P, const N: usize>(
     n: f64,
     penalizer: f64,
+    penalty_scale: [f64; N],
     params: impl Fn([f64; N]) -> P,
     theta: impl Fn(&P) -> [f64; N],
     ll: impl Fn(&P) -> (f64, [f64; N]),
@@ -291,10 +298,11 @@ pub(crate) fn fit_log_params<P, const N: usize>(
         let p = at(lp);
         let (total, g) = ll(&p);
         let th = theta(&p);
-        let penalty = penalizer * th.iter().map(|t| t * t).sum::<f64>();
-        // d/d ln θ = θ · d/dθ.
+        let seen = |i: usize| penalty_scale[i] * th[i];
+        let penalty = penalizer * (0..N).map(|i| seen(i) * seen(i)).sum::<f64>();
+        // d/d ln θ = θ · d/dθ, and d/d ln θ (cθ)² = 2 (cθ)².
         let grad = (0..N)
-            .map(|i| -g[i] * th[i] / n + 2.0 * penalizer * th[i] * th[i])
+            .map(|i| -g[i] * th[i] / n + 2.0 * penalizer * seen(i) * seen(i))
             .collect();
         (-total / n + penalty, grad)
     };
