@@ -19,11 +19,9 @@ use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
 use crate::auth::Authenticator;
 use crate::config::{Config, Limits, TlsConfig};
-use crate::middleware::{self, DeadlineLayer};
+use crate::middleware::{DeadlineLayer, SheddingLayer};
 use crate::store::{SledStore, Store};
 use tower::layer::util::{Identity as NoLayer, Stack};
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
 
 /// A built, not yet serving, server.
 pub struct Application {
@@ -156,14 +154,12 @@ pub fn incoming(
     })
 }
 
-/// The middleware every cvo server runs: deadline, load shedding, concurrency limit.
-pub type Layers =
-    Stack<GlobalConcurrencyLimitLayer, Stack<LoadShedLayer, Stack<DeadlineLayer, NoLayer>>>;
+/// The middleware every cvo server runs: deadline and load shedding.
+pub type Layers = Stack<SheddingLayer, Stack<DeadlineLayer, NoLayer>>;
 
 /// The transport settings and middleware of a cvo server, on `builder` (which may carry TLS).
 /// Public so that a benchmark can serve a bare echo service with exactly the same settings.
 pub fn transport(builder: Server, limits: &Limits) -> Server<Layers> {
-    let (shed, limit) = middleware::shedding(limits.max_concurrent_calls);
     builder
         // Bulk loads stream hundreds of megabytes: HTTP/2's default 64 KiB windows would
         // stall the sender every few chunks.
@@ -171,8 +167,7 @@ pub fn transport(builder: Server, limits: &Limits) -> Server<Layers> {
         .initial_connection_window_size(Some(8 * 1024 * 1024))
         .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
         .layer(DeadlineLayer(limits.request_timeout()))
-        .layer(shed)
-        .layer(limit)
+        .layer(SheddingLayer::new(limits.max_concurrent_calls))
 }
 
 /// The server's TLS settings: its identity, and for mutual TLS the CA of client certificates.

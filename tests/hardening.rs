@@ -297,6 +297,24 @@ async fn a_flood_beyond_the_limit_is_refused_fast_while_running_calls_finish() {
         assert_eq!(result, Err(Code::ResourceExhausted));
         assert!(took < Duration::from_secs(1), "refusal took {took:?}");
     }
+    // Health checks are not shed: the server is full, not down.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "cvo.v1.CustomerValueService".into(),
+        })
+        .await
+        .expect("health is answered while every slot is taken")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     // The running calls finish normally.
     drop(tx1);
     drop(tx2);
