@@ -88,13 +88,17 @@ fn active(id: String) -> pb::Customer {
     }
 }
 
-/// Writes until the server dies, recording every acknowledged write.
-async fn write_until_killed(mut client: Client, round: usize, acked: &mut Acked) {
-    for op in 0u64.. {
+/// Writes until the server dies, recording every acknowledged write. Several writers run at
+/// once (`writer` keeps their ids apart), so that writes share flushes as in production.
+async fn write_until_killed(mut client: Client, round: usize, writer: u64, acked: &mut Acked) {
+    // Each writer starts at a different kind of write.
+    for op in writer.. {
         let portfolio = format!("p{}", round % 3);
-        let result = match op % 4 {
+        // The last writer only keeps scores, the write most often made at once by many callers.
+        let kind = if writer == WRITERS - 1 { 1 } else { op % 4 };
+        let result = match kind {
             0 => {
-                let id = format!("u{round}-{op}");
+                let id = format!("u{round}-{writer}-{op}");
                 client
                     .upsert_customers(pb::UpsertCustomersRequest {
                         portfolio: portfolio.clone(),
@@ -104,7 +108,7 @@ async fn write_until_killed(mut client: Client, round: usize, acked: &mut Acked)
                     .map(|_| acked.customers.push((portfolio, id)))
             }
             1 => {
-                let id = format!("s{round}-{op}");
+                let id = format!("s{round}-{writer}-{op}");
                 client
                     .score_customer(pb::ScoreCustomerRequest {
                         portfolio: portfolio.clone(),
@@ -125,7 +129,9 @@ async fn write_until_killed(mut client: Client, round: usize, acked: &mut Acked)
                     })
             }
             2 => {
-                let ids: Vec<String> = (0..300).map(|i| format!("l{round}-{op}-{i}")).collect();
+                let ids: Vec<String> = (0..300)
+                    .map(|i| format!("l{round}-{writer}-{op}-{i}"))
+                    .collect();
                 let chunks: Vec<pb::UpsertCustomersRequest> = ids
                     .chunks(100)
                     .map(|c| pb::UpsertCustomersRequest {
@@ -238,6 +244,9 @@ async fn verify(client: &mut Client, acked: &Acked) {
     }
 }
 
+/// Writers per round.
+const WRITERS: u64 = 5;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_loses_nothing_acknowledged() {
     let kills: usize = std::env::var("CVO_CRASH_KILLS")
@@ -260,22 +269,29 @@ async fn killed_at_random_moments_loses_nothing_acknowledged() {
         // the end, after every kill).
         verify(&mut client, &last_round).await;
         let delay = Duration::from_millis(20 + rng.next() % 300);
-        let writer = tokio::spawn({
-            let client = client.clone();
-            async move {
-                let mut mine = Acked::default();
-                write_until_killed(client, round, &mut mine).await;
-                mine
-            }
-        });
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let mut mine = Acked::default();
+                    write_until_killed(client, round, w, &mut mine).await;
+                    mine
+                })
+            })
+            .collect();
         tokio::time::sleep(delay).await;
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
-        let mine = writer.await.expect("writer");
-        acked.customers.extend(mine.customers.iter().cloned());
-        acked.scores.extend(mine.scores.iter().cloned());
-        acked.runs.extend(mine.runs.iter().cloned());
-        last_round = mine;
+        last_round = Acked::default();
+        for w in writers {
+            let mine = w.await.expect("writer");
+            last_round.customers.extend(mine.customers);
+            last_round.scores.extend(mine.scores);
+            last_round.runs.extend(mine.runs);
+        }
+        acked.customers.extend(last_round.customers.iter().cloned());
+        acked.scores.extend(last_round.scores.iter().cloned());
+        acked.runs.extend(last_round.runs.iter().cloned());
     }
     let (mut child, addr) = start(dir.path());
     let mut client = common::connect(addr).await;

@@ -71,5 +71,11 @@ pub fn storage(e: StoreError) -> Status {
         );
     }
     tracing::error!(error = %e, "storage failure");
+    if let StoreError::Flush(_) = e {
+        // Applied in memory, but not known to be on disk: it may or may not survive a crash.
+        return Status::internal(
+            "storage failure: the write could not be made durable and may be lost; read it back before relying on it",
+        );
+    }
     Status::internal("storage failure; the operation was not applied")
 }

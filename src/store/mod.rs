@@ -6,6 +6,7 @@
 
 pub mod block;
 pub mod codec;
+mod commit;
 mod sled_store;
 
 pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES};
@@ -15,8 +16,9 @@ use crate::domain::id::{CustomerId, PortfolioName};
 use crate::domain::pyramid::Member;
 use crate::domain::snapshot::{TierRun, ValueModel, ValueSnapshot};
 
-/// Version of the on-disk layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk layout this build reads and writes. It also opens format 1 and
+/// upgrades it in place (see the sled store's docs).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What can go wrong below the API.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,9 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("storage task failed: {0}")]
     Task(String),
+    /// Written, but making it durable failed: the write was not acknowledged.
+    #[error("flushing to disk failed: {0}")]
+    Flush(String),
     /// A load named one customer twice (the `first` and `second` customers added, from 0).
     #[error("customer {id:?} was added twice to one load (as number {first} and {second})")]
     DuplicateInLoad {

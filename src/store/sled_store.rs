@@ -13,7 +13,6 @@
 //! | `X` portfolio `0` layer (u64 BE) `0` first id of a block | the block number (u32 BE) |
 //! | `O` portfolio `0` customer | a customer upserted since the base was written ([binary](super::codec)) |
 //! | `V` portfolio `0` customer `0` nanos (u64 BE) | a value snapshot (JSON), append-only |
-//! | `L` portfolio `0` customer | the latest value snapshot (JSON) |
 //! | `R` run id | a tiering run (JSON) |
 //! | `P` portfolio `0` nanos (u64 BE) | run id: the portfolio's runs in time order |
 //! | `T` portfolio `0` scheme | run id of the portfolio's latest run of that scheme |
@@ -31,12 +30,15 @@
 //! customer is found with at most three reads: overlay, index, block.
 //!
 //! Value keys order by customer then time, so a customer's history is one range scan, read
-//! backwards for newest first.
+//! backwards for newest first, and the latest value is the last key of that range. (Format 1
+//! also kept an `L` copy of the latest value, which needed a batch per kept score; opening a
+//! format-1 store drops those copies and upgrades it.)
 //!
 //! # Durability
 //! sled calls block, so each one runs on tokio's blocking pool. Writes are serialised by a
-//! mutex (so insert/update counts are exact and time keys unique), applied as one batch and
-//! flushed before the call returns.
+//! mutex (so insert/update counts are exact), applied as one batch where they touch several
+//! records, and flushed before the call returns; a kept score is one record claimed with a
+//! compare-and-swap and needs no lock. Concurrent writers share flushes (group commit).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,6 +48,7 @@ use serde::Serialize;
 
 use super::block::{self, Block};
 use super::codec;
+use super::commit::GroupCommit;
 use super::{CustomerLoad, CustomerScan, Page, Store, StoreError, UpsertCounts, FORMAT_VERSION};
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
@@ -65,6 +68,8 @@ pub struct SledStore {
     db: sled::Db,
     /// Serialises writers; see the module docs.
     write_lock: Arc<Mutex<()>>,
+    /// Lets concurrent writers share flushes.
+    commits: Arc<GroupCommit>,
     /// The latest run and model of each portfolio, read by every ScoreCustomer: kept in memory
     /// (filled on first read, replaced on save) so that the hot path does no storage call.
     latest: Arc<std::sync::RwLock<Latest>>,
@@ -95,6 +100,7 @@ impl SledStore {
             .open()?;
         match db.get(FORMAT_KEY)? {
             Some(v) if v.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
+            Some(v) if v.as_ref() == b"1" => upgrade_from_1(&db)?,
             Some(v) => {
                 return Err(StoreError::UnknownFormat {
                     path: dir.display().to_string(),
@@ -115,6 +121,7 @@ impl SledStore {
         Ok(Self {
             db,
             write_lock: Arc::new(Mutex::new(())),
+            commits: Arc::default(),
             latest: Arc::default(),
         })
     }
@@ -146,17 +153,52 @@ impl SledStore {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Runs a write under the writer lock, then flushes.
+    /// Runs a write under the writer lock, then waits until it is durable: the caller may
+    /// acknowledge the write once this returns.
     fn write<T>(
         &self,
         f: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        // A poisoned lock only means another writer panicked; the database itself is intact.
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let out = f(&self.db)?;
-        self.db.flush()?;
+        self.commit(|| {
+            // A poisoned lock only means another writer panicked; the database is intact.
+            let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            f(&self.db)
+        })
+    }
+
+    /// Applies a write, then waits until it is durable. The flush is outside any lock and
+    /// shared by the writers waiting for one (group commit, see [`GroupCommit`]), so that
+    /// concurrent writers do not queue one fsync each.
+    fn commit<T>(&self, apply: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let out = apply()?;
+        // After the write: a flush that starts from here on covers it.
+        let ticket = self.commits.applied();
+        self.commits
+            .durable(ticket, || {
+                self.db.flush().map(drop).map_err(|e| e.to_string())
+            })
+            .map_err(StoreError::Flush)?;
         Ok(out)
     }
+}
+
+/// Format 1 → 2: drops the `L` copies of each customer's latest value (the newest history
+/// record is the latest value in both formats), then records the new version, in one batch.
+fn upgrade_from_1(db: &sled::Db) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut dropped = 0u64;
+    for k in db.scan_prefix(b"L").keys() {
+        batch.remove(k?);
+        dropped += 1;
+    }
+    batch.insert(FORMAT_KEY, FORMAT_VERSION.to_string().as_bytes());
+    db.apply_batch(batch)?;
+    db.flush()?;
+    tracing::info!(
+        dropped,
+        "upgraded the store from format 1 to {FORMAT_VERSION}"
+    );
+    Ok(())
 }
 
 fn key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -359,10 +401,6 @@ fn merge_sorted<'a>(
         }
         emit(k, record.unwrap_or(b""), winner, shadowed)?;
     }
-}
-
-fn latest_key(p: &PortfolioName, id: &CustomerId) -> Vec<u8> {
-    key(b'L', &[p.as_str().as_bytes(), id.as_str().as_bytes()])
 }
 
 /// `V` portfolio 0 customer 0: the prefix of one customer's history.
@@ -642,33 +680,24 @@ impl Store for SledStore {
     async fn keep_value(&self, value: &ValueSnapshot) -> Result<(), StoreError> {
         let value = value.clone();
         self.blocking(move |s| {
-            s.write(|db| {
+            // No writer lock: the insert claims its key atomically. Keys are unique: two
+            // snapshots in the same nanosecond (or a clock stepped back) take the next free
+            // nanosecond, so none is ever overwritten.
+            s.commit(|| {
                 let prefix = history_prefix(&value.portfolio, &value.customer_id);
-                // Keys are unique: two snapshots in the same nanosecond (or a clock stepped
-                // back) take the next free nanosecond, so none is ever overwritten.
-                let mut t = nanos(value.scored_at);
-                let mut k;
-                loop {
-                    k = prefix.clone();
-                    k.extend_from_slice(&t.to_be_bytes());
-                    if !db.contains_key(&k)? {
-                        break;
-                    }
-                    t = t.saturating_add(1);
-                }
-                // The latest is the newest by key, not the last written.
-                let newest = db.scan_prefix(&prefix).keys().next_back().transpose()?;
                 let bytes = encode(&value)?;
-                let mut batch = sled::Batch::default();
-                if newest.is_none_or(|n| n.as_ref() < k.as_slice()) {
-                    batch.insert(
-                        latest_key(&value.portfolio, &value.customer_id),
-                        bytes.clone(),
-                    );
+                let mut t = nanos(value.scored_at);
+                loop {
+                    let mut k = prefix.clone();
+                    k.extend_from_slice(&t.to_be_bytes());
+                    match s
+                        .db
+                        .compare_and_swap(k, None as Option<&[u8]>, Some(bytes.as_slice()))?
+                    {
+                        Ok(()) => return Ok(()),
+                        Err(_) => t = t.saturating_add(1),
+                    }
                 }
-                batch.insert(k, bytes);
-                db.apply_batch(batch)?;
-                Ok(())
             })
         })
         .await
@@ -679,9 +708,13 @@ impl Store for SledStore {
         portfolio: &PortfolioName,
         id: &CustomerId,
     ) -> Result<Option<ValueSnapshot>, StoreError> {
-        let k = latest_key(portfolio, id);
-        self.blocking(move |s| match s.db.get(&k)? {
-            Some(v) => decode(&k, &v).map(Some),
+        let prefix = history_prefix(portfolio, id);
+        // The latest is the newest by time, the last key of the history.
+        self.blocking(move |s| match s.db.scan_prefix(&prefix).next_back() {
+            Some(kv) => {
+                let (k, v) = kv?;
+                decode(&k, &v).map(Some)
+            }
             None => Ok(None),
         })
         .await
@@ -1031,6 +1064,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::OffsetDateTime;
 
     fn customer(id: &str, revenue: f64) -> Customer {
         let mut c = Customer::new(CustomerId::parse(id).unwrap());
@@ -1176,6 +1210,109 @@ mod tests {
         l.add(&customer("a", 1.0)).unwrap();
         drop(l);
         assert!(all(&store, &p).await.is_empty());
+    }
+
+    fn snapshot(id: &str, score_tag: f64, at: OffsetDateTime) -> ValueSnapshot {
+        use crate::domain::clv::ClvParams;
+        use crate::domain::policy::ScoringPolicy;
+        use crate::domain::score::assess;
+        let c = customer(id, 1_000.0);
+        let mut assessment = assess(
+            &c,
+            &ScoringPolicy::default(),
+            &ClvParams::default(),
+            None,
+            at.date(),
+        );
+        // A tag to tell the snapshots apart.
+        assessment.score = score_tag;
+        ValueSnapshot {
+            portfolio: PortfolioName::default_portfolio(),
+            customer_id: c.id,
+            assessment,
+            tier: None,
+            model_id: None,
+            policy_version: "p".into(),
+            scored_at: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_latest_value_is_the_newest_by_time_and_none_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let p = PortfolioName::default_portfolio();
+        let id = CustomerId::parse("c1").unwrap();
+        let t = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+        assert_eq!(store.latest_value(&p, &id).await.unwrap(), None);
+        store.keep_value(&snapshot("c1", 1.0, t)).await.unwrap();
+        // Older, kept later: history grows, the latest stays.
+        store
+            .keep_value(&snapshot("c1", 2.0, t - time::Duration::hours(1)))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .latest_value(&p, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .assessment
+                .score,
+            1.0
+        );
+        // Same nanosecond: kept beside the first, one nanosecond later, so the newest.
+        store.keep_value(&snapshot("c1", 3.0, t)).await.unwrap();
+        let latest = store.latest_value(&p, &id).await.unwrap().unwrap();
+        assert_eq!(latest.assessment.score, 3.0);
+        let history = store.value_history(&p, &id, None, 10).await.unwrap();
+        let scores: Vec<f64> = history.items.iter().map(|v| v.assessment.score).collect();
+        assert_eq!(scores, [3.0, 1.0, 2.0]);
+        // Another customer's history is not this one's, even with a shared id prefix.
+        store.keep_value(&snapshot("c10", 4.0, t)).await.unwrap();
+        assert_eq!(
+            store
+                .latest_value(&p, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .assessment
+                .score,
+            3.0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_format_1_store_is_upgraded_and_keeps_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = PortfolioName::default_portfolio();
+        let id = CustomerId::parse("c1").unwrap();
+        let t = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.keep_value(&snapshot("c1", 7.0, t)).await.unwrap();
+            // What format 1 also wrote: a copy of the latest value under `L`.
+            let l = key(b'L', &[b"default", b"c1"]);
+            store.db.insert(&l, &b"{stale copy}"[..]).unwrap();
+            store.db.insert(FORMAT_KEY, &b"1"[..]).unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.db.get(FORMAT_KEY).unwrap().unwrap().as_ref(),
+            FORMAT_VERSION.to_string().as_bytes()
+        );
+        assert_eq!(store.db.scan_prefix(b"L").count(), 0);
+        assert_eq!(
+            store
+                .latest_value(&p, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .assessment
+                .score,
+            7.0
+        );
     }
 
     #[test]
