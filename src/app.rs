@@ -36,10 +36,11 @@ impl Application {
         config.check()?;
         let dir = config.data_dir.clone();
         let cache = config.storage.cache_mb.saturating_mul(1024 * 1024);
+        let values = config.storage.value_cache_entries;
         let store = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
-            SledStore::open_with_cache(&dir, cache)
+            SledStore::open_with(&dir, cache, values)
                 .with_context(|| format!("opening the store in {}", dir.display()))
         })
         .await

@@ -34,6 +34,7 @@
 //!
 //! [storage]
 //! cache_mb = 256
+//! value_cache_entries = 20000
 //!
 //! [tiering]
 //! default_scheme = "curry"
@@ -219,12 +220,16 @@ impl Limits {
 pub struct Storage {
     /// sled's page cache, in MiB.
     pub cache_mb: u64,
+    /// Customers whose latest kept value is held in memory for GetCustomerValue (about 1.5 KB
+    /// each); 0 turns the cache off.
+    pub value_cache_entries: usize,
 }
 
 impl Default for Storage {
     fn default() -> Self {
         Self {
             cache_mb: crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024),
+            value_cache_entries: crate::store::DEFAULT_VALUE_CACHE_ENTRIES,
         }
     }
 }

@@ -8,8 +8,9 @@ pub mod block;
 pub mod codec;
 mod commit;
 mod sled_store;
+mod values;
 
-pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES};
+pub use sled_store::{SledStore, DEFAULT_CACHE_BYTES, DEFAULT_VALUE_CACHE_ENTRIES};
 
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};

@@ -49,6 +49,7 @@ use serde::Serialize;
 use super::block::{self, Block};
 use super::codec;
 use super::commit::GroupCommit;
+use super::values::ValueCache;
 use super::{CustomerLoad, CustomerScan, Page, Store, StoreError, UpsertCounts, FORMAT_VERSION};
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
@@ -60,6 +61,9 @@ const FORMAT_KEY: &[u8] = b"Mformat_version";
 /// Page cache of the store unless configured: enough for the hot blocks of a few million
 /// customers while keeping the server's memory well under a gigabyte.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Customers whose latest value is held in memory by default: about 30 MB.
+pub const DEFAULT_VALUE_CACHE_ENTRIES: usize = 20_000;
 const SEP: u8 = 0;
 
 /// A [`Store`] on a sled database in one directory.
@@ -70,6 +74,8 @@ pub struct SledStore {
     write_lock: Arc<Mutex<()>>,
     /// Lets concurrent writers share flushes.
     commits: Arc<GroupCommit>,
+    /// Latest kept values of recently read or kept customers.
+    values: Arc<ValueCache>,
     /// The latest run and model of each portfolio, read by every ScoreCustomer: kept in memory
     /// (filled on first read, replaced on save) so that the hot path does no storage call.
     latest: Arc<std::sync::RwLock<Latest>>,
@@ -89,11 +95,16 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`. Refuses a store written in another layout
     /// version, or a non-empty database without a version, rather than misreading it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+        Self::open_with(dir, DEFAULT_CACHE_BYTES, DEFAULT_VALUE_CACHE_ENTRIES)
     }
 
-    /// [`SledStore::open`] with a page cache of `cache_bytes` (sled's own default is 1 GiB).
-    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+    /// [`SledStore::open`] with a page cache of `cache_bytes` (sled's own default is 1 GiB) and
+    /// the latest values of up to `value_entries` customers in memory.
+    pub fn open_with(
+        dir: &Path,
+        cache_bytes: u64,
+        value_entries: usize,
+    ) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -122,6 +133,7 @@ impl SledStore {
             db,
             write_lock: Arc::new(Mutex::new(())),
             commits: Arc::default(),
+            values: Arc::new(ValueCache::new(value_entries)),
             latest: Arc::default(),
         })
     }
@@ -678,27 +690,31 @@ impl Store for SledStore {
     }
 
     async fn keep_value(&self, value: &ValueSnapshot) -> Result<(), StoreError> {
-        let value = value.clone();
+        let value = Arc::new(value.clone());
         self.blocking(move |s| {
+            let prefix = history_prefix(&value.portfolio, &value.customer_id);
             // No writer lock: the insert claims its key atomically. Keys are unique: two
             // snapshots in the same nanosecond (or a clock stepped back) take the next free
             // nanosecond, so none is ever overwritten.
-            s.commit(|| {
-                let prefix = history_prefix(&value.portfolio, &value.customer_id);
-                let bytes = encode(&value)?;
+            let key = s.commit(|| {
+                let bytes = encode(&*value)?;
                 let mut t = nanos(value.scored_at);
                 loop {
                     let mut k = prefix.clone();
                     k.extend_from_slice(&t.to_be_bytes());
-                    match s
-                        .db
-                        .compare_and_swap(k, None as Option<&[u8]>, Some(bytes.as_slice()))?
-                    {
-                        Ok(()) => return Ok(()),
+                    match s.db.compare_and_swap(
+                        &k,
+                        None as Option<&[u8]>,
+                        Some(bytes.as_slice()),
+                    )? {
+                        Ok(()) => return Ok(k),
                         Err(_) => t = t.saturating_add(1),
                     }
                 }
-            })
+            })?;
+            // Durable now: readers may be answered from memory.
+            s.values.offer_kept(&prefix, &key, value);
+            Ok(())
         })
         .await
     }
@@ -709,11 +725,17 @@ impl Store for SledStore {
         id: &CustomerId,
     ) -> Result<Option<ValueSnapshot>, StoreError> {
         let prefix = history_prefix(portfolio, id);
+        if let Some(v) = self.values.get(&prefix) {
+            return Ok(Some((*v).clone()));
+        }
+        let stamp = self.values.stamp();
         // The latest is the newest by time, the last key of the history.
         self.blocking(move |s| match s.db.scan_prefix(&prefix).next_back() {
             Some(kv) => {
                 let (k, v) = kv?;
-                decode(&k, &v).map(Some)
+                let value = Arc::new(decode::<ValueSnapshot>(&k, &v)?);
+                s.values.offer_read(stamp, &prefix, &k, value.clone());
+                Ok(Some(Arc::unwrap_or_clone(value)))
             }
             None => Ok(None),
         })
@@ -1239,8 +1261,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_latest_value_is_the_newest_by_time_and_none_is_overwritten() {
+        // From the store alone, and through a small cache of latest values.
+        for cached in [0, 1] {
+            latest_is_newest(cached).await;
+        }
+    }
+
+    async fn latest_is_newest(cached: usize) {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = SledStore::open_with(dir.path(), DEFAULT_CACHE_BYTES, cached).unwrap();
         let p = PortfolioName::default_portfolio();
         let id = CustomerId::parse("c1").unwrap();
         let t = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
