@@ -19,7 +19,7 @@ use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
 use crate::auth::Authenticator;
 use crate::config::{Config, Limits, TlsConfig};
-use crate::middleware::{DeadlineLayer, SheddingLayer};
+use crate::middleware::GuardLayer;
 use crate::store::{SledStore, Store};
 use tower::layer::util::{Identity as NoLayer, Stack};
 
@@ -156,7 +156,7 @@ pub fn incoming(
 }
 
 /// The middleware every cvo server runs: deadline and load shedding.
-pub type Layers = Stack<SheddingLayer, Stack<DeadlineLayer, NoLayer>>;
+pub type Layers = Stack<GuardLayer, NoLayer>;
 
 /// The transport settings and middleware of a cvo server, on `builder` (which may carry TLS).
 /// Public so that a benchmark can serve a bare echo service with exactly the same settings.
@@ -167,8 +167,10 @@ pub fn transport(builder: Server, limits: &Limits) -> Server<Layers> {
         .initial_stream_window_size(Some(4 * 1024 * 1024))
         .initial_connection_window_size(Some(8 * 1024 * 1024))
         .concurrency_limit_per_connection(limits.concurrency_limit_per_connection)
-        .layer(DeadlineLayer(limits.request_timeout()))
-        .layer(SheddingLayer::new(limits.max_concurrent_calls))
+        .layer(GuardLayer::new(
+            limits.request_timeout(),
+            limits.max_concurrent_calls,
+        ))
 }
 
 /// The server's TLS settings: its identity, and for mutual TLS the CA of client certificates.

@@ -1,15 +1,15 @@
-//! Server-wide protections, as tower layers around every service.
+//! Server-wide protections, as one tower layer around every service ([`GuardLayer`]):
 //!
-//! - [`DeadlineLayer`]: a call running longer than the configured timeout is answered with
+//! - Load shedding: at most N calls run at once across all connections; a call beyond that is
+//!   refused at once with RESOURCE_EXHAUSTED instead of queueing, so a flood gets fast answers
+//!   and the calls already running keep their resources. Health checks and reflection are not
+//!   counted and never refused: an orchestrator that probes an overloaded server must hear
+//!   "serving", not restart it, and an operator must still be able to look at it.
+//! - Deadline: a call running longer than the configured timeout is answered with
 //!   DEADLINE_EXCEEDED (tonic's own server timeout answers CANCELLED, which tells a client
 //!   nothing about why).
-//! - The same layer answers a request message over the size limit with RESOURCE_EXHAUSTED, as
-//!   the gRPC status codes prescribe, where tonic says OUT_OF_RANGE.
-//! - [`SheddingLayer`]: at most N calls run at once across all connections; a call beyond
-//!   that is refused at once with RESOURCE_EXHAUSTED instead of queueing, so a flood gets fast
-//!   answers and the calls already running keep their resources. Health checks and reflection
-//!   are not counted and never refused: an orchestrator that probes an overloaded server must
-//!   hear "serving", not restart it, and an operator must still be able to look at it.
+//! - A request message over the size limit is answered with RESOURCE_EXHAUSTED, as the gRPC
+//!   status codes prescribe, where tonic says OUT_OF_RANGE.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,30 +21,52 @@ use tokio::sync::Semaphore;
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
-/// Answers DEADLINE_EXCEEDED when the inner service takes longer than the duration.
-#[derive(Debug, Clone, Copy)]
-pub struct DeadlineLayer(pub Duration);
+/// Services whose calls are never shed: health checking and server reflection.
+const UNLIMITED: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = Deadline<S>;
+/// The protections of the module docs: at most `max_calls` calls at once (shared by all
+/// connections), each within `timeout`.
+#[derive(Debug, Clone)]
+pub struct GuardLayer {
+    timeout: Duration,
+    slots: Arc<Semaphore>,
+    max_calls: usize,
+}
 
-    fn layer(&self, inner: S) -> Deadline<S> {
-        Deadline {
+impl GuardLayer {
+    pub fn new(timeout: Duration, max_calls: usize) -> Self {
+        Self {
+            timeout,
+            slots: Arc::new(Semaphore::new(max_calls)),
+            max_calls,
+        }
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
             inner,
-            after: self.0,
+            layer: self.clone(),
         }
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Deadline<S> {
+pub struct Guard<S> {
     inner: S,
-    after: Duration,
+    layer: GuardLayer,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S, B, RB> Service<http::Request<B>> for Deadline<S>
+impl<S, B, RB> Service<http::Request<B>> for Guard<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
@@ -60,16 +82,36 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let after = self.after;
+        let path = req.uri().path();
+        let slot = if UNLIMITED.iter().any(|prefix| path.starts_with(prefix)) {
+            None
+        } else {
+            match self.layer.slots.clone().try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) => {
+                    let max = self.layer.max_calls;
+                    return Box::pin(async move {
+                        Ok(Status::resource_exhausted(format!(
+                            "the server is running its limit of {max} calls; retry with backoff"
+                        ))
+                        .into_http())
+                    });
+                }
+            }
+        };
+        let after = self.layer.timeout;
         let call = self.inner.call(req);
         Box::pin(async move {
-            match tokio::time::timeout(after, call).await {
+            let response = match tokio::time::timeout(after, call).await {
                 Ok(result) => result.map(too_large_is_resource_exhausted),
                 Err(_) => Ok(Status::deadline_exceeded(format!(
                     "the call took longer than the server's limit of {after:?}"
                 ))
                 .into_http()),
-            }
+            };
+            // The slot is taken until the call is answered.
+            drop(slot);
+            response
         })
     }
 }
@@ -91,86 +133,4 @@ fn too_large_is_resource_exhausted<RB>(mut response: http::Response<RB>) -> http
         );
     }
     response
-}
-
-/// Services whose calls are never shed: health checking and server reflection.
-const UNLIMITED: [&str; 3] = [
-    "/grpc.health.v1.Health/",
-    "/grpc.reflection.v1.ServerReflection/",
-    "/grpc.reflection.v1alpha.ServerReflection/",
-];
-
-/// Load shedding over a limit shared by all connections: see the module docs.
-#[derive(Debug, Clone)]
-pub struct SheddingLayer {
-    slots: Arc<Semaphore>,
-    max_calls: usize,
-}
-
-impl SheddingLayer {
-    pub fn new(max_calls: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(max_calls)),
-            max_calls,
-        }
-    }
-}
-
-impl<S> Layer<S> for SheddingLayer {
-    type Service = Shedding<S>;
-
-    fn layer(&self, inner: S) -> Shedding<S> {
-        Shedding {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Shedding<S> {
-    inner: S,
-    layer: SheddingLayer,
-}
-
-impl<S, B, RB> Service<http::Request<B>> for Shedding<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    RB: Default + Send + 'static,
-{
-    type Response = http::Response<RB>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let path = req.uri().path();
-        if UNLIMITED.iter().any(|prefix| path.starts_with(prefix)) {
-            return Box::pin(self.inner.call(req));
-        }
-        match self.layer.slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                let call = self.inner.call(req);
-                Box::pin(async move {
-                    let response = call.await;
-                    drop(slot);
-                    response
-                })
-            }
-            Err(_) => {
-                let max = self.layer.max_calls;
-                Box::pin(async move {
-                    Ok(Status::resource_exhausted(format!(
-                        "the server is running its limit of {max} calls; retry with backoff"
-                    ))
-                    .into_http())
-                })
-            }
-        }
-    }
 }

@@ -33,6 +33,37 @@ pub struct ValueSnapshot {
     pub scored_at: OffsetDateTime,
 }
 
+#[cfg(test)]
+impl ValueSnapshot {
+    /// Customer `id` (revenue 1,000, nothing else known) scored at `at` in the default
+    /// portfolio, with its score replaced by `tag` to tell snapshots apart.
+    pub(crate) fn sample(id: &str, tag: f64, at: OffsetDateTime) -> Self {
+        use super::clv::ClvParams;
+        use super::customer::Customer;
+        use super::policy::ScoringPolicy;
+        use super::score::assess;
+        let mut c = Customer::new(CustomerId::parse(id).expect("a valid test id"));
+        c.revenue = Some(1_000.0);
+        let mut assessment = assess(
+            &c,
+            &ScoringPolicy::default(),
+            &ClvParams::default(),
+            None,
+            at.date(),
+        );
+        assessment.score = tag;
+        ValueSnapshot {
+            portfolio: PortfolioName::default_portfolio(),
+            customer_id: c.id,
+            assessment,
+            tier: None,
+            model_id: None,
+            policy_version: "test".into(),
+            scored_at: at,
+        }
+    }
+}
+
 /// A tiering run, as kept: what was cut, how, when, the summary and the cut points that place
 /// later scores. Its members are kept beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

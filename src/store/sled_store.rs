@@ -165,6 +165,30 @@ impl SledStore {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// The record under `k`, if any.
+    fn record<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.db.get(k)? {
+            Some(v) => decode(k, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The record whose id is stored under the pointer key `pointer` (a portfolio's latest run
+    /// or model), found under `record_key(id)`. A pointer to nothing is corruption.
+    fn pointed<T: DeserializeOwned>(
+        &self,
+        pointer: &[u8],
+        record_key: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(id) = self.db.get(pointer)? else {
+            return Ok(None);
+        };
+        match self.record(&record_key(&id))? {
+            Some(t) => Ok(Some(t)),
+            None => Err(corrupt(pointer, "the record it points to is missing")),
+        }
+    }
+
     /// Runs a write under the writer lock, then waits until it is durable: the caller may
     /// acknowledge the write once this returns.
     fn write<T>(
@@ -273,11 +297,7 @@ struct Manifest {
 
 impl SledStore {
     fn manifest(&self, p: &PortfolioName) -> Result<Option<Manifest>, StoreError> {
-        let k = manifest_key(p);
-        match self.db.get(&k)? {
-            Some(v) => decode(&k, &v).map(Some),
-            None => Ok(None),
-        }
+        self.record(&manifest_key(p))
     }
 
     /// The encoded record of `id` in the portfolio's base, if any.
@@ -813,11 +833,7 @@ impl Store for SledStore {
 
     async fn get_run(&self, run_id: &str) -> Result<Option<TierRun>, StoreError> {
         let k = run_key(run_id);
-        self.blocking(move |s| match s.db.get(&k)? {
-            Some(v) => decode(&k, &v).map(Some),
-            None => Ok(None),
-        })
-        .await
+        self.blocking(move |s| s.record(&k)).await
     }
 
     async fn latest_run(
@@ -833,16 +849,9 @@ impl Store for SledStore {
             // Under the writer lock, so that a run saved meanwhile cannot be overwritten in the
             // cache by this older read.
             let _guard = s.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let run = match s.db.get(&k)? {
-                None => None,
-                Some(id) => {
-                    let rk = run_key(&String::from_utf8_lossy(&id));
-                    match s.db.get(&rk)? {
-                        Some(v) => Some(Arc::new(decode::<TierRun>(&rk, &v)?)),
-                        None => return Err(corrupt(&k, "latest run is missing")),
-                    }
-                }
-            };
+            let run = s
+                .pointed::<TierRun>(&k, |id| run_key(&String::from_utf8_lossy(id)))?
+                .map(Arc::new);
             s.cache(|l| l.runs.insert(k, run.clone()));
             Ok(run)
         })
@@ -1041,11 +1050,7 @@ impl Store for SledStore {
 
     async fn get_model(&self, model_id: &str) -> Result<Option<ValueModel>, StoreError> {
         let k = key(b'F', &[model_id.as_bytes()]);
-        self.blocking(move |s| match s.db.get(&k)? {
-            Some(v) => decode(&k, &v).map(Some),
-            None => Ok(None),
-        })
-        .await
+        self.blocking(move |s| s.record(&k)).await
     }
 
     async fn latest_model(
@@ -1058,16 +1063,7 @@ impl Store for SledStore {
         }
         self.blocking(move |s| {
             let _guard = s.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let model = match s.db.get(&g)? {
-                None => None,
-                Some(id) => {
-                    let k = key(b'F', &[&id]);
-                    match s.db.get(&k)? {
-                        Some(v) => Some(decode::<ValueModel>(&k, &v)?),
-                        None => return Err(corrupt(&g, "latest model is missing")),
-                    }
-                }
-            };
+            let model = s.pointed::<ValueModel>(&g, |id| key(b'F', &[id]))?;
             s.cache(|l| l.models.insert(g, model.clone()));
             Ok(model)
         })
@@ -1234,29 +1230,8 @@ mod tests {
         assert!(all(&store, &p).await.is_empty());
     }
 
-    fn snapshot(id: &str, score_tag: f64, at: OffsetDateTime) -> ValueSnapshot {
-        use crate::domain::clv::ClvParams;
-        use crate::domain::policy::ScoringPolicy;
-        use crate::domain::score::assess;
-        let c = customer(id, 1_000.0);
-        let mut assessment = assess(
-            &c,
-            &ScoringPolicy::default(),
-            &ClvParams::default(),
-            None,
-            at.date(),
-        );
-        // A tag to tell the snapshots apart.
-        assessment.score = score_tag;
-        ValueSnapshot {
-            portfolio: PortfolioName::default_portfolio(),
-            customer_id: c.id,
-            assessment,
-            tier: None,
-            model_id: None,
-            policy_version: "p".into(),
-            scored_at: at,
-        }
+    fn snapshot(id: &str, tag: f64, at: OffsetDateTime) -> ValueSnapshot {
+        ValueSnapshot::sample(id, tag, at)
     }
 
     #[tokio::test]

@@ -117,33 +117,10 @@ impl ValueCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::clv::ClvParams;
-    use crate::domain::customer::Customer;
-    use crate::domain::id::{CustomerId, PortfolioName};
-    use crate::domain::policy::ScoringPolicy;
-    use crate::domain::score::assess;
     use time::OffsetDateTime;
 
     fn value(tag: f64) -> Arc<ValueSnapshot> {
-        let c = Customer::new(CustomerId::parse("c").unwrap());
-        let at = OffsetDateTime::UNIX_EPOCH;
-        let mut assessment = assess(
-            &c,
-            &ScoringPolicy::default(),
-            &ClvParams::default(),
-            None,
-            at.date(),
-        );
-        assessment.score = tag;
-        Arc::new(ValueSnapshot {
-            portfolio: PortfolioName::default_portfolio(),
-            customer_id: c.id,
-            assessment,
-            tier: None,
-            model_id: None,
-            policy_version: "p".into(),
-            scored_at: at,
-        })
+        Arc::new(ValueSnapshot::sample("c", tag, OffsetDateTime::UNIX_EPOCH))
     }
 
     fn score(cache: &ValueCache, customer: &[u8]) -> Option<f64> {
