@@ -1,7 +1,7 @@
 //! Load benchmark (issue: hardening): cvo against a bare echo service with the same settings.
 //!
 //! In one run it starts the real cvo server and an echo server (the same generated service,
-//! codec, transport settings, middleware and allocator, answering at once with a canned
+//! codec, transport settings and middleware, answering at once with a canned
 //! value), both on 127.0.0.1, drives each with the same concurrency, and prints for
 //! ScoreCustomer, kept ScoreCustomer and GetCustomerValue: throughput, p50/p99/p999 latency
 //! (hdrhistogram) and the ratio to echo. Echo and cvo take turns in rounds, so that a slow
@@ -156,10 +156,6 @@ impl CustomerValueService for Echo {
         no()
     }
 }
-
-/// The allocator of the `cvo` binary, so that both servers run as cvo would in production.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Client = CustomerValueServiceClient<Channel>;
 
@@ -423,11 +419,23 @@ fn main() -> anyhow::Result<()> {
         }
 
         if let (Some(soak), true) = (soak, score_peak > 0.0) {
+            // In slices of a minute, printing the RSS after each: flat means no leak.
             let before = rss_mb();
-            let o = drive(cvo_addr, Rpc::Score, concurrency, soak, Some(score_peak * 0.8)).await?;
-            let after = rss_mb();
-            println!("soak {soak:?} at 80 % of peak ({:.0}/s): {} calls, {} errors (must be 0), p99 {:.0} us, rss {before:.0} MB -> {after:.0} MB",
-                o.rate(), o.calls, o.errors, o.us(0.99));
+            let slice = Duration::from_secs(60).min(soak);
+            let slices = (soak.as_secs_f64() / slice.as_secs_f64()).ceil().max(1.0) as u32;
+            let mut rss = Vec::new();
+            let mut total: Option<Outcome> = None;
+            for _ in 0..slices {
+                let o = drive(cvo_addr, Rpc::Score, concurrency, slice, Some(score_peak * 0.8)).await?;
+                rss.push(format!("{:.0}", rss_mb()));
+                total = Some(match total {
+                    None => o,
+                    Some(t) => t.merge(o)?,
+                });
+            }
+            let o = total.ok_or_else(|| anyhow::anyhow!("no soak slice ran"))?;
+            println!("soak {:?} at 80 % of peak ({:.0}/s): {} calls, {} errors (must be 0), p99 {:.0} us, rss {before:.0} MB at start, then each minute: {} MB",
+                slice * slices, o.rate(), o.calls, o.errors, o.us(0.99), rss.join(" "));
         }
         let _ = stop.send(());
         server.await??;

@@ -18,10 +18,6 @@ use cvo::domain::customer::PurchaseSummary;
 use cvo::domain::gamma_gamma::fit_gamma_gamma;
 use cvo::domain::model::{predict_many, FittedModels, TimeUnit};
 
-/// The allocator of the `cvo` binary, so that time and memory are what production sees.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn cdnow() -> Vec<(f64, f64, f64, f64)> {
     let text = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -15,10 +15,6 @@ use cvo::api::pb;
 use cvo::app::Application;
 use cvo::config::Config;
 
-/// The allocator of the `cvo` binary, so that time and memory are what production sees.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -5,12 +5,6 @@ use cvo::app::{shutdown_signal, Application};
 use cvo::config::{Cli, Command, Config, KeyCommand, LogFormat, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than the system allocator: a scoring call allocates a few dozen small
-/// strings and buffers across threads, and glibc's allocator cost a third of the throughput
-/// in the load benchmark (`benches/load.rs` uses the same allocator).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
