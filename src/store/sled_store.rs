@@ -1234,6 +1234,11 @@ mod tests {
         ValueSnapshot::sample(id, tag, at)
     }
 
+    async fn latest_score(store: &SledStore, p: &PortfolioName, id: &CustomerId) -> Option<f64> {
+        let latest = store.latest_value(p, id).await.unwrap();
+        latest.map(|v| v.assessment.score)
+    }
+
     #[tokio::test]
     async fn the_latest_value_is_the_newest_by_time_and_none_is_overwritten() {
         // From the store alone, and through a small cache of latest values.
@@ -1248,42 +1253,23 @@ mod tests {
         let p = PortfolioName::default_portfolio();
         let id = CustomerId::parse("c1").unwrap();
         let t = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
-        assert_eq!(store.latest_value(&p, &id).await.unwrap(), None);
+        assert_eq!(latest_score(&store, &p, &id).await, None);
         store.keep_value(&snapshot("c1", 1.0, t)).await.unwrap();
         // Older, kept later: history grows, the latest stays.
         store
             .keep_value(&snapshot("c1", 2.0, t - time::Duration::hours(1)))
             .await
             .unwrap();
-        assert_eq!(
-            store
-                .latest_value(&p, &id)
-                .await
-                .unwrap()
-                .unwrap()
-                .assessment
-                .score,
-            1.0
-        );
+        assert_eq!(latest_score(&store, &p, &id).await, Some(1.0));
         // Same nanosecond: kept beside the first, one nanosecond later, so the newest.
         store.keep_value(&snapshot("c1", 3.0, t)).await.unwrap();
-        let latest = store.latest_value(&p, &id).await.unwrap().unwrap();
-        assert_eq!(latest.assessment.score, 3.0);
+        assert_eq!(latest_score(&store, &p, &id).await, Some(3.0));
         let history = store.value_history(&p, &id, None, 10).await.unwrap();
         let scores: Vec<f64> = history.items.iter().map(|v| v.assessment.score).collect();
         assert_eq!(scores, [3.0, 1.0, 2.0]);
         // Another customer's history is not this one's, even with a shared id prefix.
         store.keep_value(&snapshot("c10", 4.0, t)).await.unwrap();
-        assert_eq!(
-            store
-                .latest_value(&p, &id)
-                .await
-                .unwrap()
-                .unwrap()
-                .assessment
-                .score,
-            3.0
-        );
+        assert_eq!(latest_score(&store, &p, &id).await, Some(3.0));
     }
 
     #[tokio::test]
@@ -1307,16 +1293,7 @@ mod tests {
             FORMAT_VERSION.to_string().as_bytes()
         );
         assert_eq!(store.db.scan_prefix(b"L").count(), 0);
-        assert_eq!(
-            store
-                .latest_value(&p, &id)
-                .await
-                .unwrap()
-                .unwrap()
-                .assessment
-                .score,
-            7.0
-        );
+        assert_eq!(latest_score(&store, &p, &id).await, Some(7.0));
     }
 
     #[test]
