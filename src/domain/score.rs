@@ -197,11 +197,7 @@ fn evaluate(
                         .text(band(n))
                         .text(" the policy scale ")
                         .with(unit.writer(), scale)
-                        .text(" (")
-                        .fixed(max * n, 1)
-                        .text(" of ")
-                        .fixed(max, 1)
-                        .text(" points)")
+                        .points(max * n, max)
                         .done(),
                 }
             }
@@ -229,22 +225,16 @@ fn evaluate(
                     .text(name)
                     .text(" ")
                     .shown(x)
-                    .text("/10 (")
-                    .fixed(max * x / 10.0, 1)
-                    .text(" of ")
-                    .fixed(max, 1)
-                    .text(" points)")
+                    .text("/10")
+                    .points(max * x / 10.0, max)
                     .done(),
             },
             None => Factor {
                 points: max * NEUTRAL,
                 reason: Sentence::new()
                     .text(name)
-                    .text(" not reported: counted as neutral (")
-                    .fixed(max * NEUTRAL, 1)
-                    .text(" of ")
-                    .fixed(max, 1)
-                    .text(" points)")
+                    .text(" not reported: counted as neutral")
+                    .points(max * NEUTRAL, max)
                     .done(),
             },
         }
@@ -633,6 +623,22 @@ mod tests {
             "{:?}",
             a.reasons
         );
+        // Every kind of factor sentence, word for word.
+        c.satisfaction = Some(7.5);
+        c.loyalty = None;
+        c.category_spend = None;
+        let a = score(&c);
+        for sentence in [
+            "satisfaction 7.5/10 (7.5 of 10.0 points)",
+            "loyalty not reported: counted as neutral (5.0 of 10.0 points)",
+            "share of wallet unknown: counted as no evidence (0 of 9.0 points)",
+        ] {
+            assert!(
+                a.reasons.iter().any(|r| r == sentence),
+                "{sentence:?} not in {:?}",
+                a.reasons
+            );
+        }
     }
 
     #[test]

@@ -118,6 +118,16 @@ impl Sentence {
         self
     }
 
+    /// ` (got of max points)`, both with one decimal: how much of a factor's share a customer
+    /// earned.
+    pub fn points(self, got: f64, max: f64) -> Self {
+        self.text(" (")
+            .fixed(got, 1)
+            .text(" of ")
+            .fixed(max, 1)
+            .text(" points)")
+    }
+
     /// A value shown by its own `Display` (the shortest text that reads back as `x` for
     /// floats).
     pub fn shown(mut self, x: impl fmt::Display) -> Self {
@@ -142,16 +152,6 @@ impl Default for Sentence {
     }
 }
 
-/// [`write_fixed`] for `format!`: `Fixed(2.25, 1)` is `2.3`, `Fixed(-0.01, 1)` is `0.0`.
-#[derive(Debug, Clone, Copy)]
-pub struct Fixed(pub f64, pub u8);
-
-impl fmt::Display for Fixed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_fixed(f, self.0, self.1)
-    }
-}
-
 /// [`write_amount`] for `format!`: `12,400`, `-1,250.5`, `1,234,567.89`.
 #[derive(Debug, Clone, Copy)]
 pub struct Amount(pub f64);
@@ -172,32 +172,28 @@ impl fmt::Display for Percent {
     }
 }
 
-/// [`write_years`] for `format!`.
-#[derive(Debug, Clone, Copy)]
-pub struct Years(pub f64);
-
-impl fmt::Display for Years {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_years(f, self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn fixed(x: f64, decimals: u8) -> String {
+        let mut s = String::new();
+        write_fixed(&mut s, x, decimals).unwrap();
+        s
+    }
+
     #[test]
     fn fixed_rounds_half_away_and_drops_negative_zero() {
-        assert_eq!(Fixed(2.25, 1).to_string(), "2.3");
-        assert_eq!(Fixed(12.04, 1).to_string(), "12.0");
-        assert_eq!(Fixed(-3.06, 1).to_string(), "-3.1");
-        assert_eq!(Fixed(-0.01, 1).to_string(), "0.0");
-        assert_eq!(Fixed(0.0, 0).to_string(), "0");
-        assert_eq!(Fixed(99.5, 0).to_string(), "100");
-        assert_eq!(Fixed(7.0, 3).to_string(), "7.000");
-        assert_eq!(Fixed(f64::NAN, 1).to_string(), "NaN");
-        assert_eq!(Fixed(1e300, 1).to_string(), format!("{:.1}", 1e300));
+        assert_eq!(fixed(2.25, 1), "2.3");
+        assert_eq!(fixed(12.04, 1), "12.0");
+        assert_eq!(fixed(-3.06, 1), "-3.1");
+        assert_eq!(fixed(-0.01, 1), "0.0");
+        assert_eq!(fixed(0.0, 0), "0");
+        assert_eq!(fixed(99.5, 0), "100");
+        assert_eq!(fixed(7.0, 3), "7.000");
+        assert_eq!(fixed(f64::NAN, 1), "NaN");
+        assert_eq!(fixed(1e300, 1), format!("{:.1}", 1e300));
     }
 
     #[test]
@@ -212,7 +208,9 @@ mod tests {
         assert_eq!(Amount(999.0).to_string(), "999");
         assert_eq!(Amount(999.999).to_string(), "1,000");
         assert_eq!(Percent(-0.256).to_string(), "-26 %");
-        assert_eq!(Years(5.25).to_string(), "5.3 years");
+        let mut years = String::new();
+        write_years(&mut years, 5.25).unwrap();
+        assert_eq!(years, "5.3 years");
     }
 
     proptest! {
@@ -224,7 +222,7 @@ mod tests {
             let std = format!("{:.*}", usize::from(d), x);
             let std = std.strip_prefix('-').filter(|s| s.bytes().all(|b| b == b'0' || b == b'.'))
                 .map_or(std.clone(), str::to_owned);
-            prop_assert_eq!(Fixed(x, d).to_string(), std);
+            prop_assert_eq!(fixed(x, d), std);
         }
 
         /// Removing the separators gives the amount back to the cent.
