@@ -176,11 +176,22 @@ fn customer(i: u64) -> pb::Customer {
         previous_revenue: Some(11_000.0),
         satisfaction: Some(7.5),
         loyalty: Some(8.0),
-        first_purchase: "2021-03-01".into(),
-        last_purchase: "2026-09-01".into(),
+        first_purchase: dates().0.clone(),
+        last_purchase: dates().1.clone(),
         purchase_count: Some(14),
         ..Default::default()
     }
+}
+
+/// First and last purchase, relative to today: the benchmark's customer stays active whenever
+/// it runs.
+fn dates() -> &'static (String, String) {
+    static DATES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    DATES.get_or_init(|| {
+        let today = time::OffsetDateTime::now_utc().date();
+        let ago = |days| (today - time::Duration::days(days)).to_string();
+        (ago(5 * 365 + 270), ago(90))
+    })
 }
 
 async fn call(client: &mut Client, rpc: Rpc, i: u64) -> Result<(), Status> {
@@ -373,7 +384,7 @@ fn main() -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let echo_addr = listener.local_addr()?;
         let echo = tokio::spawn(
-            transport(Server::builder(), &Limits::default())
+            transport(Server::builder(), &Limits::default(), Default::default())
                 .add_service(CustomerValueServiceServer::new(Echo))
                 .serve_with_incoming(incoming(listener)),
         );

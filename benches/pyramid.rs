@@ -41,15 +41,36 @@ fn synthetic(i: u64) -> pb::Customer {
         previous_revenue: Some(revenue * (0.8 + ((h >> 8) % 40) as f64 / 100.0)),
         satisfaction: Some(((h >> 12) % 11) as f64),
         loyalty: Some(((h >> 16) % 11) as f64),
-        first_purchase: "2022-03-01".into(),
+        first_purchase: dates().first.clone(),
         last_purchase: if h.is_multiple_of(10) {
-            "2024-01-15".into()
+            dates().lapsed.clone()
         } else {
-            "2026-09-01".into()
+            dates().recent.clone()
         },
         purchase_count: Some(1 + ((h >> 40) % 30) as i64),
         ..Default::default()
     }
+}
+
+/// Purchase dates relative to today, so that the same customers are active (or lapsed)
+/// whenever the benchmark runs.
+struct Dates {
+    first: String,
+    recent: String,
+    lapsed: String,
+}
+
+fn dates() -> &'static Dates {
+    static DATES: std::sync::OnceLock<Dates> = std::sync::OnceLock::new();
+    DATES.get_or_init(|| {
+        let today = time::OffsetDateTime::now_utc().date();
+        let ago = |days| (today - time::Duration::days(days)).to_string();
+        Dates {
+            first: ago(4 * 365),
+            recent: ago(90),
+            lapsed: ago(2 * 365 + 300),
+        }
+    })
 }
 
 fn main() -> anyhow::Result<()> {

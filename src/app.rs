@@ -1,9 +1,10 @@
-//! The application: store + handlers + health + reflection, served on a listener until a
-//! shutdown signal.
+//! The application: the store, the oracle over it, the gRPC handlers, health and reflection,
+//! served on a listener until a shutdown signal.
 //!
-//! [`Application::build`] does everything that can fail at start (open the store, bind the
-//! address) so that a misconfiguration is reported before anything is served, and tests can
-//! bind port 0 and ask for the real address.
+//! [`Application::build`] does everything that can fail at start — check the configuration,
+//! read the TLS files, parse the API keys, open the store, bind the address, build the
+//! reflection services — so that a misconfiguration is reported before anything is served,
+//! and tests can bind port 0 and ask for the real address.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,67 +13,52 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::Router;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tower::layer::util::{Identity as NoLayer, Stack};
 
+use crate::api::auth::Authenticator;
+use crate::api::authz::AuthzLayer;
+use crate::api::guard::GuardLayer;
 use crate::api::pb;
 use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
-use crate::auth::Authenticator;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Limits, TlsConfig};
-use crate::middleware::GuardLayer;
+use crate::oracle::{Oracle, Settings};
 use crate::store::{SledStore, Store};
-use tower::layer::util::{Identity as NoLayer, Stack};
+
+/// The middleware every cvo server runs, outermost first: load shedding and deadlines, then
+/// authorization.
+pub type Layers = Stack<AuthzLayer, Stack<GuardLayer, NoLayer>>;
 
 /// A built, not yet serving, server.
 pub struct Application {
     listener: TcpListener,
-    store: Arc<SledStore>,
+    router: Router<Layers>,
+    health: tonic_health::server::HealthReporter,
+    oracle: Arc<Oracle>,
     config: Config,
 }
 
 impl Application {
-    /// Opens the store in the configured data directory and binds the configured address.
+    /// Builds the server on the system clock.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the server with `clock` as its time source (tests pass a fixed clock).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         config.check()?;
-        let dir = config.data_dir.clone();
-        let cache = config.storage.cache_mb.saturating_mul(1024 * 1024);
-        let values = config.storage.value_cache_entries;
-        let store = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
-            SledStore::open_with(&dir, cache, values)
-                .with_context(|| format!("opening the store in {}", dir.display()))
-        })
-        .await
-        .context("opening the store")??;
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("binding {}", config.addr))?;
-        Ok(Self {
-            listener,
-            store: Arc::new(store),
-            config,
-        })
-    }
-
-    /// The address actually bound (the real port when the configured one was 0).
-    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
-    }
-
-    /// Serves until `shutdown` completes, then stops taking new calls, lets in-flight ones
-    /// finish within the configured grace period, and flushes the store.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let Self {
-            listener,
-            store,
-            config,
-        } = self;
-        let limits = config.limits;
         let auth = Authenticator::new(&config.auth.keys)?;
+        let tls = config.tls.as_ref().map(tls_config).transpose()?;
+        let store = open_store(&config).await?;
+        let settings = Settings {
+            policy: config.policy.clone(),
+            schemes: config.schemes.clone(),
+            default_scheme: config.tiering.default_scheme.clone(),
+        };
+        let oracle = Arc::new(Oracle::new(store, clock, settings));
         if !auth.enabled() {
             if config.addr.ip().is_loopback() {
                 tracing::warn!("no API keys configured: every local caller is an anonymous admin");
@@ -80,10 +66,9 @@ impl Application {
                 tracing::warn!(addr = %config.addr, "serving a non-loopback address without API keys (--allow-anonymous): anyone who can reach it can read and write");
             }
         }
-        let api = Api::new(store.clone() as Arc<dyn Store>, &config, auth);
+        let api = Api::new(oracle.clone(), config.limits);
         let cvo = CustomerValueServiceServer::new(api)
-            .max_decoding_message_size(limits.max_message_bytes);
-
+            .max_decoding_message_size(config.limits.max_message_bytes);
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<CustomerValueServiceServer<Api>>()
@@ -95,10 +80,52 @@ impl Application {
         let reflection_v1alpha = reflection_builder()
             .build_v1alpha()
             .context("building reflection v1alpha")?;
+        let mut builder = Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).context("configuring TLS")?;
+        }
+        let router = transport(builder, &config.limits, auth)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(cvo);
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        Ok(Self {
+            listener,
+            router,
+            health,
+            oracle,
+            config,
+        })
+    }
 
+    /// The address actually bound (the real port when the configured one was 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The use cases this server answers with, for tools that run beside it in one process.
+    pub fn oracle(&self) -> Arc<Oracle> {
+        self.oracle.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops taking new calls, lets in-flight ones
+    /// finish within the configured grace period, and flushes the store.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            health,
+            oracle,
+            config,
+        } = self;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), policy = %config.policy.version(), "serving");
-
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), policy = %oracle.policy_version(), "serving");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
@@ -108,19 +135,8 @@ impl Application {
                 .await;
             let _ = stopping_tx.send(());
         };
-        let mut builder = Server::builder();
-        if let Some(tls) = &config.tls {
-            builder = builder
-                .tls_config(tls_config(tls)?)
-                .context("configuring TLS")?;
-        }
-        let serve = transport(builder, &limits)
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(cvo)
-            .serve_with_incoming_shutdown(incoming(listener), signal);
-        let grace = limits.shutdown_grace();
+        let serve = router.serve_with_incoming_shutdown(incoming(listener), signal);
+        let grace = config.limits.shutdown_grace();
         let deadline = async move {
             // Only counts from the moment shutdown starts; never fires while serving.
             if stopping_rx.await.is_ok() {
@@ -133,10 +149,26 @@ impl Application {
             result = serve => result.context("serving")?,
             () = deadline => tracing::warn!(?grace, "in-flight calls did not finish within the grace period; stopping anyway"),
         }
-        store.flush().await.context("flushing the store")?;
+        oracle.flush().await.context("flushing the store")?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Opens the sled store in the configured data directory.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let dir = config.data_dir.clone();
+    let cache = config.storage.cache_mb.saturating_mul(1024 * 1024);
+    let values = config.storage.value_cache_entries;
+    let store = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        SledStore::open_with(&dir, cache, values)
+            .with_context(|| format!("opening the store in {}", dir.display()))
+    })
+    .await
+    .context("opening the store")??;
+    Ok(Arc::new(store))
 }
 
 /// Accepted connections with Nagle's algorithm off: a reply is written in pieces (headers,
@@ -155,12 +187,9 @@ pub fn incoming(
     })
 }
 
-/// The middleware every cvo server runs: deadline and load shedding.
-pub type Layers = Stack<GuardLayer, NoLayer>;
-
 /// The transport settings and middleware of a cvo server, on `builder` (which may carry TLS).
 /// Public so that a benchmark can serve a bare echo service with exactly the same settings.
-pub fn transport(builder: Server, limits: &Limits) -> Server<Layers> {
+pub fn transport(builder: Server, limits: &Limits, auth: Authenticator) -> Server<Layers> {
     builder
         // Bulk loads stream hundreds of megabytes: HTTP/2's default 64 KiB windows would
         // stall the sender every few chunks.
@@ -171,6 +200,7 @@ pub fn transport(builder: Server, limits: &Limits) -> Server<Layers> {
             limits.request_timeout(),
             limits.max_concurrent_calls,
         ))
+        .layer(AuthzLayer::new(auth))
 }
 
 /// The server's TLS settings: its identity, and for mutual TLS the CA of client certificates.

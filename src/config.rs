@@ -1,9 +1,13 @@
 //! Configuration: command-line flags, environment variables and an optional TOML file.
 //!
-//! Precedence, highest first: flag, environment variable (`CVO_ADDR`, `CVO_DATA_DIR`,
-//! `CVO_CONFIG`, `CVO_LOG_FORMAT`), the config file, the built-in default. Every setting has a
-//! default that serves: `cvo` with no arguments listens on 127.0.0.1:50051 with its data in
-//! `./data`.
+//! Precedence, highest first: flag, environment variable, the config file, the built-in
+//! default. **Every key of the file can also be set from the environment**, as container
+//! deployments expect: `CVO_` and the key's path with `__` between the parts, e.g.
+//! `CVO_LIMITS__MAX_PAGE_SIZE=500`, `CVO_POLICY__WEIGHTS__VALUE=0.6`,
+//! `CVO_TIERING__DEFAULT_SCHEME=key_major` (values are read as TOML values: numbers, `true`,
+//! strings; arrays as `[...]`). `cvo config` prints the configuration the server would run
+//! with. Every setting has a default that serves: `cvo` with no arguments listens on
+//! 127.0.0.1:50051 with its data in `./data`.
 //!
 //! The file (see `cvo.example.toml`) may hold:
 //! ```toml
@@ -64,9 +68,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::ApiKey;
+use crate::api::auth::ApiKey;
 use crate::domain::policy::ScoringPolicy;
 use crate::domain::pyramid::{self, Scheme, SchemeConfig};
 
@@ -102,6 +108,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Print the configuration the server would run with (file, environment and flags
+    /// merged), as TOML.
+    Config(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,28 +280,74 @@ impl Default for Tiering {
     }
 }
 
-/// The contents of the TOML file; every key optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The contents of the TOML file; every key optional. The same keys come from the
+/// environment (see the module docs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
     pub policy: ScoringPolicy,
     pub limits: Limits,
     pub storage: Storage,
     pub auth: AuthConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
     pub tiering: Tiering,
     /// Custom tiering schemes, beside the built-in ones.
     pub schemes: Vec<SchemeConfig>,
 }
 
+/// The top-level keys of [`FileConfig`]: only `CVO_` variables under one of these are
+/// configuration (others, like `CVO_CONFIG` itself or a client's `CVO_KEY`, are not).
+const KEYS: [&str; 10] = [
+    "addr",
+    "data_dir",
+    "log_format",
+    "policy",
+    "limits",
+    "storage",
+    "auth",
+    "tls",
+    "tiering",
+    "schemes",
+];
+
 impl FileConfig {
+    /// The file alone.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+        Self::load(Some(path), false)
+    }
+
+    /// The file at `path` (if any) under the `CVO_*` environment variables (with `env`).
+    pub fn load(path: Option<&Path>, env: bool) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        let mut from = Vec::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            figment = figment.merge(Toml::string(&text));
+            from.push(format!("config file {}", path.display()));
+        }
+        if env {
+            figment = figment.merge(
+                Env::prefixed("CVO_")
+                    .filter(|k| {
+                        let top = k.as_str().split("__").next().unwrap_or_default();
+                        KEYS.iter().any(|key| key.eq_ignore_ascii_case(top))
+                    })
+                    .split("__"),
+            );
+            from.push("CVO_* environment variables".to_owned());
+        }
+        figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("reading the configuration from {}", from.join(" and ")))
     }
 }
 
@@ -329,28 +384,32 @@ impl Config {
         }
     }
 
-    /// Merges flags/environment over the file over the defaults, and checks the result.
+    /// The file and the environment merged, with the flags over them: what [`Config::resolve`]
+    /// builds from, and what `cvo config` prints.
+    pub fn effective(args: &ServeArgs) -> anyhow::Result<FileConfig> {
+        let mut file = FileConfig::load(args.config.as_deref(), true)?;
+        file.addr = args.addr.or(file.addr);
+        file.data_dir = args.data_dir.clone().or(file.data_dir);
+        file.log_format = args.log_format.or(file.log_format);
+        file.auth.allow_anonymous |= args.allow_anonymous;
+        Ok(file)
+    }
+
+    /// Merges flags over the environment over the file over the defaults, and checks the
+    /// result.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
-            Some(path) => FileConfig::read(path)?,
-            None => FileConfig::default(),
-        };
+        let file = Self::effective(args)?;
         let default_addr: SocketAddr = DEFAULT_ADDR.parse().context("built-in default address")?;
         let config = Self {
-            addr: args.addr.or(file.addr).unwrap_or(default_addr),
-            data_dir: args
+            addr: file.addr.unwrap_or(default_addr),
+            data_dir: file
                 .data_dir
-                .clone()
-                .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            log_format: file.log_format.unwrap_or_default(),
             policy: file.policy,
             limits: file.limits,
             storage: file.storage,
-            auth: AuthConfig {
-                allow_anonymous: args.allow_anonymous || file.auth.allow_anonymous,
-                keys: file.auth.keys,
-            },
+            auth: file.auth,
             tls: file.tls,
             tiering: file.tiering,
             schemes: pyramid::schemes(file.schemes)?,
@@ -379,7 +438,7 @@ impl Config {
                 self.tiering.default_scheme
             );
         }
-        crate::auth::Authenticator::new(&self.auth.keys)?;
+        crate::api::auth::Authenticator::new(&self.auth.keys)?;
         if self.auth.keys.is_empty() && !self.addr.ip().is_loopback() && !self.auth.allow_anonymous
         {
             anyhow::bail!(
@@ -463,6 +522,10 @@ mod tests {
         assert!(err.contains("policy.weights"), "{err}");
         std::fs::write(&path, "adr = \"x\"\n").unwrap();
         let err = format!("{:#}", Config::resolve(&args).unwrap_err());
-        assert!(err.contains("unknown field `adr`"), "{err}");
+        assert!(
+            err.contains("unknown field") && err.contains("adr"),
+            "{err}"
+        );
+        assert!(err.contains("cvo.toml"), "{err}");
     }
 }

@@ -11,6 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let args: ServeArgs = match cli.command {
         Some(Command::Serve(args)) => merge(args, cli.serve),
         Some(Command::Key(KeyCommand::Hash)) => return print_key_hash(),
+        Some(Command::Config(args)) => return print_config(&merge(args, cli.serve)),
         None => cli.serve,
     };
     init_tracing(args.log_format.unwrap_or_default());
@@ -19,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
     app.run_until(shutdown_signal()).await
 }
 
-/// Flags given after `serve` win over the same flags given before it.
+/// Flags given after the subcommand win over the same flags given before it.
 fn merge(sub: ServeArgs, top: ServeArgs) -> ServeArgs {
     ServeArgs {
         addr: sub.addr.or(top.addr),
@@ -36,7 +37,15 @@ fn print_key_hash() -> anyhow::Result<()> {
     std::io::stdin().read_line(&mut line)?;
     let key = line.trim_end_matches(['\n', '\r']);
     anyhow::ensure!(!key.is_empty(), "no key on standard input");
-    println!("{}", cvo::auth::hash_key(key));
+    println!("{}", cvo::api::auth::hash_key(key));
+    Ok(())
+}
+
+/// `cvo config`: the effective configuration, checked, as TOML.
+fn print_config(args: &ServeArgs) -> anyhow::Result<()> {
+    Config::resolve(args)?;
+    let file = Config::effective(args)?;
+    print!("{}", toml::to_string(&file)?);
     Ok(())
 }
 

@@ -6,9 +6,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{customer, TestApp};
+use cvo::api::auth::{hash_key, ApiKey, Role};
 use cvo::api::pb;
 use cvo::api::pb::customer_value_service_client::CustomerValueServiceClient;
-use cvo::auth::{hash_key, ApiKey, Role};
 use cvo::config::{Config, TlsConfig};
 use pb::score_customer_request::Subject;
 use tokio_stream::wrappers::ReceiverStream;
@@ -391,4 +391,65 @@ fn the_binary_hashes_keys_and_refuses_public_addresses_without_keys() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}: {help}");
     }
+}
+
+/// Every key of the file can come from the environment (`CVO_` + the key path with `__`), the
+/// environment wins over the file, a flag wins over both, and unrelated `CVO_` variables are
+/// not configuration.
+#[test]
+fn every_config_key_can_come_from_the_environment() {
+    let bin = env!("CARGO_BIN_EXE_cvo");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cvo.toml");
+    std::fs::write(
+        &file,
+        "[limits]\nmax_page_size = 10\nrequest_timeout_secs = 5.0\n[tiering]\ndefault_scheme = \"diamond\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("config")
+        .arg("--config")
+        .arg(&file)
+        .args(["--addr", "127.0.0.1:7001"])
+        .env("CVO_LIMITS__MAX_PAGE_SIZE", "500")
+        .env("CVO_POLICY__WEIGHTS__VALUE", "0.6")
+        .env("CVO_POLICY__WEIGHTS__BEHAVIOUR", "0.2")
+        .env("CVO_TIERING__DEFAULT_SCHEME", "key_major")
+        .env("CVO_STORAGE__VALUE_CACHE_ENTRIES", "7")
+        .env("CVO_ADDR", "127.0.0.1:7002")
+        .env("CVO_KEY", "a client's key, not configuration")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let printed: toml::Value = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(printed["limits"]["max_page_size"].as_integer(), Some(500));
+    assert_eq!(
+        printed["limits"]["request_timeout_secs"].as_float(),
+        Some(5.0)
+    );
+    assert_eq!(printed["policy"]["weights"]["value"].as_float(), Some(0.6));
+    assert_eq!(
+        printed["policy"]["weights"]["behaviour"].as_float(),
+        Some(0.2)
+    );
+    assert_eq!(
+        printed["tiering"]["default_scheme"].as_str(),
+        Some("key_major")
+    );
+    assert_eq!(
+        printed["storage"]["value_cache_entries"].as_integer(),
+        Some(7)
+    );
+    assert_eq!(printed["addr"].as_str(), Some("127.0.0.1:7001"));
+
+    // A bad value from the environment is refused at start, naming the key.
+    let out = std::process::Command::new(bin)
+        .arg("config")
+        .env("CVO_LIMITS__MAX_PAGE_SIZE", "many")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.to_lowercase().contains("max_page_size"), "{stderr}");
 }

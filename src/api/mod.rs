@@ -1,13 +1,16 @@
-//! The wire side: generated protobuf types, proto ⇄ domain conversion (where all input is
-//! validated), page tokens, error mapping and the tonic handlers.
+//! The gRPC transport: generated protobuf types, proto ⇄ domain conversion (where all input
+//! is validated), page tokens, the one error → status mapping, API keys and the one
+//! authorization table, the guard layer (load shedding, deadlines), and the thin tonic
+//! handlers that call the [`crate::oracle`].
 
+pub mod auth;
+pub mod authz;
 pub mod codec;
 pub mod convert;
 pub mod error;
-pub mod models;
+pub mod guard;
 pub mod paging;
 pub mod service;
-pub mod tier;
 
 /// Code generated from `proto/cvo/v1/*.proto`.
 pub mod pb {

@@ -39,6 +39,17 @@ fn check(s: &str) -> Result<(), IdError> {
     }
 }
 
+/// A printable, bounded rendering of an untrusted string for messages: at most 40 characters,
+/// control characters escaped, so that a caller's garbage cannot flood or corrupt a log line
+/// or an error message.
+pub fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -123,6 +134,12 @@ mod tests {
         assert_eq!(CustomerId::parse("a b"), Err(IdError::BadChar(' ')));
         assert_eq!(CustomerId::parse("a\0b"), Err(IdError::BadChar('\0')));
         assert_eq!(PortfolioName::parse("é"), Err(IdError::BadChar('é')));
+    }
+
+    #[test]
+    fn shown_is_bounded_and_printable() {
+        assert_eq!(shown("a\u{0}b\u{7}"), "a\\0b\\u{7}");
+        assert_eq!(shown(&"x".repeat(100)).chars().count(), 41);
     }
 
     #[test]

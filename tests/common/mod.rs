@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod grpcurl;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use cvo::api::pb;
 use cvo::api::pb::customer_value_service_client::CustomerValueServiceClient;
 use cvo::app::Application;
+use cvo::clock::FixedClock;
 use cvo::config::Config;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,6 +19,17 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 pub type Client = CustomerValueServiceClient<Channel>;
+
+/// The date the test servers live on (noon UTC), whatever the date the tests run: the dates in
+/// the tests are written against it, so that "last purchase 2026-10-01" stays within the
+/// inactivity window forever.
+pub const TODAY: time::Date = time::macros::date!(2026 - 12 - 01);
+
+/// `days` before today by the system clock, `YYYY-MM-DD`: for tests of the real binary, which
+/// runs on the system clock.
+pub fn days_ago(days: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() - time::Duration::days(days)).to_string()
+}
 
 /// A running server. Dropping it without [`TestApp::stop`] aborts it.
 pub struct TestApp {
@@ -47,7 +60,10 @@ impl TestApp {
 
     async fn start_unconnected(config: Config) -> TestApp {
         let data_dir = config.data_dir.clone();
-        let app = Application::build(config).await.expect("build app");
+        let clock = std::sync::Arc::new(FixedClock::on(TODAY));
+        let app = Application::build_with_clock(config, clock)
+            .await
+            .expect("build app");
         let addr = app.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {

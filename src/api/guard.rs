@@ -21,12 +21,7 @@ use tokio::sync::Semaphore;
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
-/// Services whose calls are never shed: health checking and server reflection.
-const UNLIMITED: [&str; 3] = [
-    "/grpc.health.v1.Health/",
-    "/grpc.reflection.v1.ServerReflection/",
-    "/grpc.reflection.v1alpha.ServerReflection/",
-];
+use super::authz::{access, Access};
 
 /// The protections of the module docs: at most `max_calls` calls at once (shared by all
 /// connections), each within `timeout`.
@@ -83,7 +78,8 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let path = req.uri().path();
-        let slot = if UNLIMITED.iter().any(|prefix| path.starts_with(prefix)) {
+        // The open services (health, reflection) are never shed.
+        let slot = if access(path) == Some(Access::Open) {
             None
         } else {
             match self.layer.slots.clone().try_acquire_owned() {

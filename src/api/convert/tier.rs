@@ -1,86 +1,9 @@
-//! Tiering behind the RPCs: scoring a whole portfolio into tiering inputs, cutting it, and the
-//! wire forms of runs, members, schemes and flows.
+//! Runs, members, schemes and flows on the wire.
 
-use std::sync::Arc;
-
-use time::OffsetDateTime;
-use tonic::Status;
-
-use super::convert::timestamp;
-use super::error::storage;
-use super::pb;
-use crate::domain::id::PortfolioName;
-use crate::domain::policy::ScoringPolicy;
-use crate::domain::pyramid::{Direction, Metric, Migration, Scheme, TierInput};
-use crate::domain::score::assess_quietly;
+use super::value::timestamp;
+use crate::api::pb;
+use crate::domain::pyramid::{Direction, Member, Metric, Migration, Scheme};
 use crate::domain::snapshot::TierRun;
-use crate::store::Store;
-
-/// Scores every stored customer of `portfolio`, cuts the ranking by `scheme` and stores the
-/// run with its members in one write. FAILED_PRECONDITION for a portfolio without customers.
-pub async fn tier_portfolio(
-    store: &Arc<dyn Store>,
-    policy: &ScoringPolicy,
-    portfolio: PortfolioName,
-    scheme: Scheme,
-    metric: Metric,
-    today: time::Date,
-) -> Result<TierRun, Status> {
-    // With a fitted model for the portfolio, CLV comes from it, as in ScoreCustomer.
-    let models = store
-        .latest_model(&portfolio)
-        .await
-        .map_err(storage)?
-        .map(|m| m.models());
-    let mut scan = store.scan_customers(&portfolio);
-    let policy = policy.clone();
-    let policy_version = policy.version();
-    // Scoring and sorting a portfolio is CPU work: off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        let mut inputs = Vec::new();
-        let mut estimator = models.as_ref().map(|m| m.estimator(&policy.clv));
-        while let Some(chunk) = scan.blocking_recv() {
-            for c in chunk? {
-                let estimate = estimator.as_mut().and_then(|e| e(&c));
-                let a = assess_quietly(&c, &policy, &policy.clv, estimate, today);
-                inputs.push(TierInput::from_assessment(&c, &a, metric));
-            }
-        }
-        let scored = started.elapsed();
-        let empty = inputs.is_empty();
-        let outcome = scheme.tier(inputs);
-        tracing::debug!(?scored, cut = ?(started.elapsed() - scored), "portfolio scored and cut");
-        Ok::<_, crate::store::StoreError>((empty, outcome))
-    })
-    .await
-    .map_err(|e| Status::internal(format!("tiering task failed: {e}")))?
-    .map_err(storage)?;
-    let (empty, outcome) = outcome;
-    if empty {
-        return Err(Status::failed_precondition(format!(
-            "portfolio \"{portfolio}\" has no customers to tier"
-        )));
-    }
-    let run = TierRun {
-        run_id: String::new(),
-        portfolio,
-        scheme: outcome.cuts.scheme.name.clone(),
-        metric,
-        policy_version,
-        created_at: OffsetDateTime::now_utc(),
-        summary: outcome.summary,
-        excluded: outcome.excluded,
-        cuts: outcome.cuts,
-    };
-    let started = std::time::Instant::now();
-    let run = store
-        .save_run(run, outcome.members)
-        .await
-        .map_err(storage)?;
-    tracing::debug!(saved = ?started.elapsed(), "run stored");
-    Ok(run)
-}
 
 pub fn metric_from_proto(m: pb::TierMetric) -> Metric {
     match m {
@@ -134,7 +57,7 @@ pub fn run_to_proto(r: &TierRun) -> pb::TierRun {
 }
 
 /// A member on the wire, its tier named from the run's summary.
-pub fn member_to_proto(run: &TierRun, m: &crate::domain::pyramid::Member) -> pb::TierMember {
+pub fn member_to_proto(run: &TierRun, m: &Member) -> pb::TierMember {
     pb::TierMember {
         customer_id: m.customer_id.to_string(),
         tier: run

@@ -1,62 +1,17 @@
-//! proto ⇄ domain conversion. Input is validated here, once, and only validated domain values
-//! go further in.
+//! The customer on the wire: validated into a domain [`Customer`], and back.
 
-use time::{Date, OffsetDateTime};
+use time::Date;
 
-use super::error::Violations;
-use super::pb;
-use crate::domain::clv::ClvParams;
+use super::Loc;
+use crate::api::error::Violations;
+use crate::api::pb;
 use crate::domain::customer::{
     Customer, CustomerKind, FundingStatus, Man, PaymentBehaviour, PurchaseSummary, RelationshipType,
 };
-use crate::domain::id::{CustomerId, PortfolioName};
-use crate::domain::policy::ScoringPolicy;
-use crate::domain::score::{ClvMethod, Flag};
-use crate::domain::snapshot::ValueSnapshot;
-use crate::domain::status::{LifecycleStage, Status};
+use crate::domain::id::{shown, CustomerId};
 
 /// Earliest date accepted: anything before is a data-entry error.
 const MIN_DATE: Date = time::macros::date!(1900 - 01 - 01);
-
-/// The latest date that is "today" somewhere on Earth (UTC+14), so that a caller in any time
-/// zone can send its own today without it counting as the future.
-pub fn today() -> Date {
-    (OffsetDateTime::now_utc() + time::Duration::hours(14)).date()
-}
-
-/// A printable, bounded rendering of an untrusted string for error messages.
-pub fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
-/// The portfolio of a request: "default" when empty.
-pub fn portfolio(raw: &str, field: &str, v: &mut Violations) -> Option<PortfolioName> {
-    if raw.is_empty() {
-        return Some(PortfolioName::default_portfolio());
-    }
-    match PortfolioName::parse(raw) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            v.add(field, format!("portfolio \"{}\" {e}", shown(raw)));
-            None
-        }
-    }
-}
-
-/// A customer id field.
-pub fn customer_id(raw: &str, field: &str, v: &mut Violations) -> Option<CustomerId> {
-    match CustomerId::parse(raw) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            v.add(field, format!("customer id \"{}\" {e}", shown(raw)));
-            None
-        }
-    }
-}
 
 /// A calendar date written `YYYY-MM-DD`. Hand-parsed: it runs twice per customer of a bulk
 /// load, and the general format parser costs several times more.
@@ -73,23 +28,6 @@ pub fn parse_date(s: &str) -> Option<Date> {
     let month = time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
     let day = u8::try_from(num(8..10)?).ok()?;
     Date::from_calendar_date(i32::from(num(0..4)?), month, day).ok()
-}
-
-/// Where a customer sits in a request, for naming its fields in errors: `customer` or
-/// `customers[3]`. Formatted only when something is wrong, so valid bulk loads pay nothing.
-#[derive(Debug, Clone, Copy)]
-pub struct Loc<'a> {
-    pub list: &'a str,
-    pub index: Option<usize>,
-}
-
-impl std::fmt::Display for Loc<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.index {
-            Some(i) => write!(f, "{}[{i}]", self.list),
-            None => f.write_str(self.list),
-        }
-    }
 }
 
 /// Records one bad field of the customer at `at`, naming the customer in the description.
@@ -283,14 +221,15 @@ pub fn customer_from_proto(
     (id_ok && v.len() == before).then_some(c)
 }
 
-/// The decode and validation path of a customer upload, from raw bytes: what a fuzzer feeds.
-/// Returns the validated customers or the status the server would answer; never panics.
-pub fn decode_and_validate(bytes: &[u8]) -> Result<Vec<Customer>, tonic::Status> {
+/// The decode and validation path of a customer upload, from raw bytes, as of `today`: what a
+/// fuzzer feeds. Returns the validated customers or the status the server would answer; never
+/// panics.
+pub fn decode_and_validate(bytes: &[u8], today: Date) -> Result<Vec<Customer>, tonic::Status> {
     use prost::Message;
-    let req = pb::UpsertCustomersRequest::decode(bytes).map_err(|e| super::codec::malformed(&e))?;
+    let req =
+        pb::UpsertCustomersRequest::decode(bytes).map_err(|e| crate::api::codec::malformed(&e))?;
     let mut v = Violations::new();
-    portfolio(&req.portfolio, "portfolio", &mut v);
-    let today = today();
+    super::portfolio(&req.portfolio, "portfolio", &mut v);
     let customers: Vec<Customer> = req
         .customers
         .iter()
@@ -379,153 +318,6 @@ pub fn customer_to_proto(c: &Customer) -> pb::Customer {
 
 fn saturating_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The policy's CLV defaults with the request's overrides applied and checked.
-pub fn clv_params(
-    defaults: ClvParams,
-    over: Option<&pb::ClvParameters>,
-    v: &mut Violations,
-) -> ClvParams {
-    let Some(o) = over else { return defaults };
-    let p = ClvParams {
-        retention_rate: o.retention_rate.unwrap_or(defaults.retention_rate),
-        discount_rate: o.discount_rate.unwrap_or(defaults.discount_rate),
-        horizon_years: o.horizon_years.unwrap_or(defaults.horizon_years),
-    };
-    for x in p.check() {
-        v.add(format!("clv.{}", x.field), x.reason);
-    }
-    p
-}
-
-pub fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.unix_timestamp(),
-        nanos: i32::try_from(t.nanosecond()).unwrap_or(0),
-    }
-}
-
-fn status_to_proto(s: Status) -> pb::CustomerStatus {
-    match s {
-        Status::NonCustomer => pb::CustomerStatus::NonCustomer,
-        Status::Suspect => pb::CustomerStatus::Suspect,
-        Status::Target => pb::CustomerStatus::Target,
-        Status::FirstTime => pb::CustomerStatus::FirstTime,
-        Status::Repeat => pb::CustomerStatus::Repeat,
-        Status::Loyal => pb::CustomerStatus::Loyal,
-        Status::Lapsed => pb::CustomerStatus::Lapsed,
-    }
-}
-
-fn stage_to_proto(s: LifecycleStage) -> pb::LifecycleStage {
-    match s {
-        LifecycleStage::Nurture => pb::LifecycleStage::Nurture,
-        LifecycleStage::Growth => pb::LifecycleStage::Growth,
-        LifecycleStage::Payback => pb::LifecycleStage::Payback,
-        LifecycleStage::Retention => pb::LifecycleStage::Retention,
-        LifecycleStage::Terminated => pb::LifecycleStage::Terminated,
-    }
-}
-
-fn flag_to_proto(f: Flag) -> pb::Flag {
-    match f {
-        Flag::NegativeProfit => pb::Flag::NegativeProfit,
-        Flag::PoorCredit => pb::Flag::PoorCredit,
-        Flag::BarelySatisfied => pb::Flag::BarelySatisfied,
-        Flag::OpenComplaints => pb::Flag::OpenComplaints,
-        Flag::RevenueFalling => pb::Flag::RevenueFalling,
-        Flag::NoRecentContact => pb::Flag::NoRecentContact,
-        Flag::Lapsed => pb::Flag::Lapsed,
-        Flag::LowPAlive => pb::Flag::LowPAlive,
-    }
-}
-
-/// A value snapshot on the wire. Takes the snapshot by value: its strings (the reasons above
-/// all) move into the message instead of being copied.
-pub fn value_to_proto(s: ValueSnapshot) -> pb::CustomerValue {
-    let a = s.assessment;
-    let (tier, tier_run_id) = s.tier.map_or_else(Default::default, |t| (t.tier, t.run_id));
-    pb::CustomerValue {
-        customer_id: s.customer_id.into(),
-        portfolio: s.portfolio.into(),
-        score: a.score,
-        contributions: Some(pb::Contributions {
-            value: a.contributions.value,
-            behaviour: a.contributions.behaviour,
-            satisfaction: a.contributions.satisfaction,
-        }),
-        reasons: a.reasons,
-        clv: a.clv,
-        clv_method: match a.clv_method {
-            ClvMethod::Formula => pb::ClvMethod::Formula,
-            ClvMethod::Model => pb::ClvMethod::Model,
-        } as i32,
-        annual_profit: a.annual_profit,
-        profit_margin: a.profit_margin,
-        share_of_wallet: a.share_of_wallet,
-        status: status_to_proto(a.status) as i32,
-        lifecycle_stage: stage_to_proto(a.lifecycle_stage) as i32,
-        flags: a.flags.iter().map(|f| flag_to_proto(*f) as i32).collect(),
-        tier,
-        policy_version: s.policy_version,
-        scored_at: Some(timestamp(s.scored_at)),
-        revenue_growth: a.revenue_growth,
-        tenure_years: a.tenure_years,
-        p_alive: a.p_alive,
-        model_id: s.model_id.unwrap_or_default(),
-        tier_run_id,
-    }
-}
-
-/// The scoring policy on the wire.
-pub fn policy_to_proto(p: &ScoringPolicy) -> pb::ScoringPolicy {
-    let (w, fw, s, t, c) = (
-        &p.weights,
-        &p.factor_weights,
-        &p.scales,
-        &p.thresholds,
-        &p.clv,
-    );
-    pb::ScoringPolicy {
-        version: p.version(),
-        weights: Some(pb::PartWeights {
-            value: w.value,
-            behaviour: w.behaviour,
-            satisfaction: w.satisfaction,
-        }),
-        factor_weights: Some(pb::FactorWeights {
-            annual_profit: fw.annual_profit,
-            clv: fw.clv,
-            revenue: fw.revenue,
-            share_of_wallet: fw.share_of_wallet,
-            tenure: fw.tenure,
-            satisfaction: fw.satisfaction,
-            loyalty: fw.loyalty,
-        }),
-        scales: Some(pb::ReferenceScales {
-            annual_profit: s.annual_profit,
-            clv: s.clv,
-            revenue: s.revenue,
-            share_of_wallet: s.share_of_wallet,
-            tenure_years: s.tenure_years,
-        }),
-        thresholds: Some(pb::Thresholds {
-            inactivity_months: t.inactivity_months,
-            loyal_loyalty: t.loyal_loyalty,
-            low_satisfaction: t.low_satisfaction,
-            barely_satisfied_min: t.barely_satisfied_min,
-            barely_satisfied_max: t.barely_satisfied_max,
-            growth_tolerance: t.growth_tolerance,
-            window_months: t.window_months,
-            low_p_alive: t.low_p_alive,
-        }),
-        clv: Some(pb::ClvDefaults {
-            retention_rate: c.retention_rate,
-            discount_rate: c.discount_rate,
-            horizon_years: c.horizon_years,
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -656,7 +448,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            let _ = decode_and_validate(&bytes);
+            let _ = decode_and_validate(&bytes, TODAY);
         }
 
         #[test]
@@ -675,10 +467,10 @@ mod tests {
                 ..Default::default()
             };
             let bytes = pb::UpsertCustomersRequest { portfolio: String::new(), customers: vec![c] }.encode_to_vec();
-            match decode_and_validate(&bytes) {
+            match decode_and_validate(&bytes, TODAY) {
                 Ok(cs) => {
                     proptest::prop_assert_eq!(cs.len(), 1);
-                    proptest::prop_assert!(cs[0].check(today()).is_empty());
+                    proptest::prop_assert!(cs[0].check(TODAY).is_empty());
                 }
                 Err(status) => proptest::prop_assert_eq!(status.code(), tonic::Code::InvalidArgument),
             }
@@ -704,11 +496,5 @@ mod tests {
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn shown_is_bounded_and_printable() {
-        assert_eq!(shown("a\u{0}b\u{7}"), "a\\0b\\u{7}");
-        assert_eq!(shown(&"x".repeat(100)).chars().count(), 41);
     }
 }

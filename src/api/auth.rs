@@ -3,12 +3,12 @@
 //! Keys are configured as SHA-256 hashes (`cvo key hash` prints one), never in clear, each
 //! with a role. A caller sends `authorization: Bearer <key>`; the server hashes what it got and
 //! compares it with every configured hash in constant time, so neither the comparison nor the
-//! position of the matching key shows in the timing. Health and reflection stay open: they are
-//! not behind this check.
+//! position of the matching key shows in the timing. Which role each call needs is decided in
+//! one place, the table of [`super::authz`].
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tonic::metadata::MetadataMap;
+use subtle::ConstantTimeEq;
 use tonic::Status;
 
 /// What a key may do. Each role includes the ones before it.
@@ -36,26 +36,13 @@ pub struct ApiKey {
 
 /// The SHA-256 of `key`, as lowercase hex: what goes into the configuration.
 pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
-}
-
-/// Equal in time independent of where the inputs differ.
-fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Who is calling: the key's holder and role, or anonymous when no keys are configured.
@@ -104,14 +91,18 @@ impl Authenticator {
 
     /// The caller of a request that needs `needed`: UNAUTHENTICATED without a known key,
     /// PERMISSION_DENIED with a key of a lesser role.
-    pub fn authorize(&self, metadata: &MetadataMap, needed: Role) -> Result<Caller, Status> {
+    pub fn authorize(&self, headers: &http::HeaderMap, needed: Role) -> Result<Caller, Status> {
+        let caller = self.authenticate(headers)?;
+        caller.require(needed, "this call")?;
+        Ok(caller)
+    }
+
+    /// Who is calling: UNAUTHENTICATED without a known key.
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, Status> {
         if !self.enabled() {
-            return Ok(Caller {
-                name: "anonymous".to_owned(),
-                role: Role::Admin,
-            });
+            return Ok(Caller::anonymous());
         }
-        let Some(value) = metadata.get("authorization") else {
+        let Some(value) = headers.get("authorization") else {
             return Err(Status::unauthenticated(
                 "missing `authorization: Bearer <key>` metadata",
             ));
@@ -129,22 +120,39 @@ impl Authenticator {
         let mut found: Option<(&str, Role)> = None;
         for (hash, name, role) in &self.keys {
             // No early exit: every key is compared.
-            if ct_eq(hash, &digest) && found.is_none() {
+            if bool::from(hash.ct_eq(&digest)) && found.is_none() {
                 found = Some((name, *role));
             }
         }
         let Some((name, role)) = found else {
             return Err(Status::unauthenticated("unknown API key"));
         };
-        if role < needed {
-            return Err(Status::permission_denied(format!(
-                "the key of {name} has role {role:?}; this call needs {needed:?}"
-            )));
-        }
         Ok(Caller {
             name: name.to_owned(),
             role,
         })
+    }
+}
+
+impl Caller {
+    /// Every caller when no keys are configured.
+    pub fn anonymous() -> Self {
+        Caller {
+            name: "anonymous".to_owned(),
+            role: Role::Admin,
+        }
+    }
+
+    /// PERMISSION_DENIED unless the caller's role includes `needed`; `what` says what needs it
+    /// ("this call", "keep: true").
+    pub fn require(&self, needed: Role, what: &str) -> Result<(), Status> {
+        if self.role < needed {
+            return Err(Status::permission_denied(format!(
+                "the key of {} has role {:?}; {what} needs {needed:?}",
+                self.name, self.role
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -153,8 +161,8 @@ mod tests {
     use super::*;
     use tonic::Code;
 
-    fn md(auth: Option<&str>) -> MetadataMap {
-        let mut m = MetadataMap::new();
+    fn md(auth: Option<&str>) -> http::HeaderMap {
+        let mut m = http::HeaderMap::new();
         if let Some(a) = auth {
             m.insert("authorization", a.parse().unwrap());
         }
