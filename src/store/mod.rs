@@ -116,7 +116,7 @@ pub trait CustomerLoad: Send {
 /// Every customer of a portfolio, ascending by id, in non-empty chunks; an `Err` ends the scan.
 pub type CustomerScan = tokio::sync::mpsc::Receiver<Result<Vec<Customer>, StoreError>>;
 
-/// Customers, their kept values, tiering runs and value models.
+/// Customers, their kept values, tiering runs, value models and the page-token secret.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Starts an all-or-nothing load into `portfolio` (see [`CustomerLoad`]). Starting one
@@ -253,6 +253,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         portfolio: &PortfolioName,
     ) -> Result<Option<ValueModel>, StoreError>;
+
+    /// The secret that signs page tokens: 32 random bytes from the operating system, made on
+    /// the first call and stored durably before that call returns. Every later call, through
+    /// any handle, concurrent or after any number of restarts, returns the same bytes, so page
+    /// tokens handed out stay valid. Two stores never share one (short of copying the data).
+    async fn page_token_key(&self) -> Result<[u8; 32], StoreError>;
 
     /// Makes everything durable (used at shutdown; every write already is when it returns).
     async fn flush(&self) -> Result<(), StoreError>;

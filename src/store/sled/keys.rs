@@ -7,6 +7,7 @@
 //! | key | value |
 //! |---|---|
 //! | `M` `format_version` | the layout version, decimal ASCII (see [`super::upgrade`]) |
+//! | `M` `page_token_key` | the secret that signs page tokens: 32 random bytes, written once |
 //! | `H` portfolio | the portfolio's base manifest (JSON: layer, blocks, customers) |
 //! | `B` portfolio `0` layer (u64 BE) `0` block (u32 BE) | a [block](super::block) of customers ([binary](super::codec)) sorted by id |
 //! | `X` portfolio `0` layer (u64 BE) `0` first id of a block | the block number (u32 BE) |
@@ -24,6 +25,9 @@
 //! Value keys order by customer then time, so a customer's history is one range scan, read
 //! backwards for newest first, and the latest value is the last key of that range. The
 //! separator after the customer keeps `c1`'s history apart from `c10`'s.
+//!
+//! The page-token key was added within format 2: older builds never read it, so it needs no
+//! new version.
 
 use crate::domain::id::{CustomerId, PortfolioName};
 
@@ -32,6 +36,9 @@ pub(super) const SEP: u8 = 0;
 
 /// The layout version (see [`super::upgrade`]).
 pub(super) const FORMAT_KEY: &[u8] = b"Mformat_version";
+
+/// The page-token secret (see [`super::page_token`]).
+pub(super) const PAGE_TOKEN_KEY: &[u8] = b"Mpage_token_key";
 
 /// Format 1's copies of the latest values, all under this kind.
 pub(super) const FORMAT_1_LATEST_KIND: &[u8] = b"L";
@@ -132,6 +139,7 @@ mod tests {
         let p = PortfolioName::parse("p1").unwrap();
         let c = CustomerId::parse("c1").unwrap();
         assert_eq!(FORMAT_KEY, b"Mformat_version");
+        assert_eq!(PAGE_TOKEN_KEY, b"Mpage_token_key");
         assert_eq!(manifest_key(&p), b"Hp1");
         assert_eq!(
             layer_prefix(b'B', &p, 2),

@@ -2,7 +2,7 @@
 //!
 //! The key layout is in [`keys`]; each kind of record has its own file: [`customers`] (a base
 //! of blocks plus an overlay, loads, scans and pages), [`values`] (kept values), [`runs`],
-//! and [`models`]. [`cache`] holds what is kept in memory, [`commit`] the
+//! [`models`] and [`page_token`]. [`cache`] holds what is kept in memory, [`commit`] the
 //! group commit, and [`upgrade`] the format versions. Bulk records are stored as
 //! [blocks](block) of [binary](codec) records; the others as JSON.
 //!
@@ -19,12 +19,13 @@ mod commit;
 mod customers;
 mod keys;
 mod models;
+mod page_token;
 mod runs;
 mod upgrade;
 mod values;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -57,6 +58,8 @@ pub struct SledStore {
     /// The latest run and model of each portfolio, read by every ScoreCustomer: kept in memory
     /// (filled on first read, replaced on save) so that the hot path does no storage call.
     latest: Arc<LatestCache>,
+    /// The page-token secret once read or made: it never changes.
+    page_token: Arc<OnceLock<[u8; 32]>>,
 }
 
 /// sled's errors keep their whole chain as the source.
@@ -92,6 +95,7 @@ impl SledStore {
             commits: Arc::default(),
             values: Arc::new(ValueCache::new(value_entries)),
             latest: Arc::default(),
+            page_token: Arc::default(),
         })
     }
 
@@ -296,6 +300,10 @@ impl Store for SledStore {
         portfolio: &PortfolioName,
     ) -> Result<Option<ValueModel>, StoreError> {
         models::latest(self, portfolio).await
+    }
+
+    async fn page_token_key(&self) -> Result<[u8; 32], StoreError> {
+        page_token::key(self).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
