@@ -1,6 +1,7 @@
 //! Persistence behind one contract, [`Store`], so that handlers do not know which engine keeps
 //! their records and a second engine can be held to exactly the same behaviour.
-//! [`SledStore`] is the implementation the server uses.
+//! [`SledStore`] is the implementation the server uses; [`conformance`] is the suite that every
+//! implementation must pass.
 //!
 //! The documentation of each method below *is* the contract: an implementation may do anything
 //! the text allows and nothing it forbids. What holds for every method:
@@ -18,6 +19,7 @@
 //!   A `limit` is a maximum and any value is allowed (`usize::MAX` for everything); a limit of
 //!   0 yields an empty page without a cursor, so callers ask for at least 1.
 
+pub mod conformance;
 mod sled;
 
 pub use self::sled::{SledStore, DEFAULT_CACHE_BYTES, DEFAULT_VALUE_CACHE_ENTRIES};
