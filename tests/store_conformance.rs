@@ -1,8 +1,6 @@
 //! The sled store against the store contract's conformance suite, with and without the cache
 //! of latest values (which answers reads the suite checks from memory).
 
-use std::time::Duration;
-
 use cvo::store::conformance::{run_all, Backend};
 use cvo::store::{SledStore, StoreError, DEFAULT_CACHE_BYTES, DEFAULT_VALUE_CACHE_ENTRIES};
 use tempfile::TempDir;
@@ -26,19 +24,7 @@ impl Backend for Sled {
     }
 
     async fn reopen(&self, dir: &TempDir) -> Result<SledStore, StoreError> {
-        // sled locks its directory until the last handle is gone, and a finished scan's task
-        // may drop its handle a moment after the scan's last chunk arrived.
-        let mut tries = 0;
-        loop {
-            match SledStore::open_with(dir.path(), DEFAULT_CACHE_BYTES, self.value_entries) {
-                Ok(store) => return Ok(store),
-                Err(StoreError::Backend { .. }) if tries < 50 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        SledStore::open_with(dir.path(), DEFAULT_CACHE_BYTES, self.value_entries)
     }
 }
 

@@ -26,6 +26,7 @@ mod values;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -83,11 +84,7 @@ impl SledStore {
         cache_bytes: u64,
         value_entries: usize,
     ) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| StoreError::backend("sled, opening the database", e))?;
+        let db = open_db(dir, cache_bytes)?;
         upgrade::check_format(&db, dir)?;
         Ok(Self {
             db,
@@ -132,6 +129,35 @@ impl SledStore {
         match self.record(&record_key(&id))? {
             Some(t) => Ok(Some(t)),
             None => Err(corrupt(pointer, "the record it points to is missing")),
+        }
+    }
+}
+
+/// How long opening waits for the directory lock of a store closed a moment ago.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens the sled database in `dir`. sled locks the directory, and lets go of the lock only
+/// when the last of its background jobs for the previous handle is done: these run on a pool
+/// shared by every database in the process, so reopening a store just closed in the same
+/// process can find it still locked for a moment. That wait is bounded; a store held by
+/// another process is still refused.
+fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let started = Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            // sled 0.34 reports a held lock only by this message.
+            Err(sled::Error::Io(e))
+                if e.to_string().starts_with("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(StoreError::backend("sled, opening the database", e)),
         }
     }
 }
@@ -378,5 +404,22 @@ mod tests {
         let source = err.source().expect("the engine's error is the source");
         assert!(source.downcast_ref::<sled::Error>().is_some(), "{source:?}");
         assert!(err.to_string().contains(&source.to_string()), "{err}");
+    }
+
+    #[test]
+    fn opening_waits_for_a_lock_let_go_of_meanwhile_but_not_for_ever() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = SledStore::open(dir.path()).unwrap();
+        let started = Instant::now();
+        let err = SledStore::open(dir.path()).err().unwrap();
+        assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
+        assert!(err.to_string().contains("could not acquire lock"), "{err}");
+        // Let go of while the second open waits: it gets the store.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        SledStore::open(dir.path()).unwrap();
+        closer.join().unwrap();
     }
 }
