@@ -92,10 +92,6 @@ impl<'a> Block<'a> {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     pub fn get(&self, i: usize) -> Option<(&'a [u8], &'a [u8])> {
         let (k, r) = self.entries.get(i)?;
         Some((&self.bytes[k.clone()], &self.bytes[r.clone()]))

@@ -1,5 +1,7 @@
-//! The latest kept value of recently read or kept customers, in memory.
+//! What the sled store keeps in memory: the latest kept value of recently read or kept
+//! customers, and the latest run and model of each portfolio.
 //!
+//! # The value cache
 //! GetCustomerValue is the read sales tools make over and over for the same customers; from
 //! sled, each one is a trip through tokio's blocking pool, which cost more than half of the
 //! call. Hits are answered from here without touching the store.
@@ -10,11 +12,16 @@
 //! reverse. A value read from the store is only cached if no kept value was offered between
 //! the start of the read and the offer: otherwise the read may have missed that value while
 //! the entry holding it was evicted, and caching the read would bring an older value back.
+//!
+//! # The latest run and model
+//! Every score reads its portfolio's latest run and model. [`LatestCache`] holds them (and
+//! remembers that there is none yet), filled on first read and replaced on save; both happen
+//! under the writer lock, so that an older read cannot overwrite a newer save.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use crate::domain::snapshot::ValueSnapshot;
+use crate::domain::snapshot::{TierRun, ValueModel, ValueSnapshot};
 
 /// A bounded map from a customer's history prefix to (history key, latest value).
 #[derive(Debug)]
@@ -111,6 +118,42 @@ impl ValueCache {
                     .insert(customer.to_vec(), (key.to_vec(), value));
             }
         }
+    }
+}
+
+/// Most portfolio/scheme entries the latest-snapshot cache holds.
+const LATEST_CACHE_ENTRIES: usize = 10_000;
+
+/// Cached "latest" snapshots, by their pointer key; `None` entries remember that there is none
+/// yet.
+#[derive(Default)]
+pub struct Latest {
+    pub runs: HashMap<Vec<u8>, Option<Arc<TierRun>>>,
+    pub models: HashMap<Vec<u8>, Option<ValueModel>>,
+}
+
+/// The latest run of each portfolio and scheme and the latest model of each portfolio.
+#[derive(Default)]
+pub struct LatestCache {
+    inner: RwLock<Latest>,
+}
+
+impl LatestCache {
+    /// What `f` finds in the cache.
+    pub fn cached<T>(&self, f: impl FnOnce(&Latest) -> Option<T>) -> Option<T> {
+        // A poisoned lock only means a panic elsewhere while holding it; the map is intact.
+        f(&self.inner.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Lets `f` change the cache.
+    pub fn cache<T>(&self, f: impl FnOnce(&mut Latest) -> T) -> T {
+        let mut latest = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        // Callers choose portfolio names, so the cache is bounded: past the bound it starts
+        // over (it refills from the store on demand).
+        if latest.runs.len() + latest.models.len() > LATEST_CACHE_ENTRIES {
+            *latest = Latest::default();
+        }
+        f(&mut latest)
     }
 }
 

@@ -10,12 +10,12 @@
 use prost::Message;
 use time::Date;
 
-use super::StoreError;
 use crate::domain::customer::{
     Customer, CustomerKind, FundingStatus, Man, PaymentBehaviour, PurchaseSummary, RelationshipType,
 };
 use crate::domain::id::CustomerId;
 use crate::domain::pyramid::Member;
+use crate::store::StoreError;
 
 #[derive(Clone, PartialEq, Message)]
 struct StoredCustomer {

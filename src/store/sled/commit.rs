@@ -6,8 +6,13 @@
 //! next leader flushes all of them at once. sled's flushes, called by every writer at once,
 //! already overlap somewhat; leading them this way measured 11,200 against 9,300 kept scores a
 //! second on the load benchmark, with p99 5.4 ms against 8.1 ms.
+//!
+//! [`SledStore::write`] and [`SledStore::commit`] are how the store's writes use it.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+
+use super::SledStore;
+use crate::store::StoreError;
 
 /// Orders writes by ticket and tracks which are durable.
 #[derive(Debug, Default)]
@@ -81,6 +86,45 @@ impl GroupCommit {
             }
             self.flushed.notify_all();
         }
+    }
+}
+
+impl SledStore {
+    /// Holds off every other writer (and the readers that need a state no write is halfway
+    /// through) while the guard lives.
+    pub(super) fn writers(&self) -> MutexGuard<'_, ()> {
+        // A poisoned lock only means another writer panicked; the database is intact.
+        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a write under the writer lock, then waits until it is durable: the caller may
+    /// acknowledge the write once this returns.
+    pub(super) fn write<T>(
+        &self,
+        f: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.commit(|| {
+            let _guard = self.writers();
+            f(&self.db)
+        })
+    }
+
+    /// Applies a write, then waits until it is durable. The flush is outside any lock and
+    /// shared by the writers waiting for one (group commit, see [`GroupCommit`]), so that
+    /// concurrent writers do not queue one fsync each.
+    pub(super) fn commit<T>(
+        &self,
+        apply: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let out = apply()?;
+        // After the write: a flush that starts from here on covers it.
+        let ticket = self.commits.applied();
+        self.commits
+            .durable(ticket, || {
+                self.db.flush().map(drop).map_err(|e| e.to_string())
+            })
+            .map_err(StoreError::Flush)?;
+        Ok(out)
     }
 }
 
