@@ -20,6 +20,7 @@ use tower::layer::util::{Identity as NoLayer, Stack};
 use crate::api::auth::Authenticator;
 use crate::api::authz::AuthzLayer;
 use crate::api::guard::GuardLayer;
+use crate::api::paging::PageTokens;
 use crate::api::pb;
 use crate::api::pb::customer_value_service_server::CustomerValueServiceServer;
 use crate::api::service::Api;
@@ -53,6 +54,12 @@ impl Application {
         let auth = Authenticator::new(&config.auth.keys)?;
         let tls = config.tls.as_ref().map(tls_config).transpose()?;
         let store = open_store(&config).await?;
+        let tokens = PageTokens::new(
+            store
+                .page_token_key()
+                .await
+                .context("reading the page-token key")?,
+        );
         let settings = Settings {
             policy: config.policy.clone(),
             schemes: config.schemes.clone(),
@@ -66,7 +73,7 @@ impl Application {
                 tracing::warn!(addr = %config.addr, "serving a non-loopback address without API keys (--allow-anonymous): anyone who can reach it can read and write");
             }
         }
-        let api = Api::new(oracle.clone(), config.limits);
+        let api = Api::new(oracle.clone(), config.limits, tokens);
         let cvo = CustomerValueServiceServer::new(api)
             .max_decoding_message_size(config.limits.max_message_bytes);
         let (health, health_service) = tonic_health::server::health_reporter();

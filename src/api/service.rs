@@ -11,7 +11,7 @@ use super::auth::Role;
 use super::authz;
 use super::convert::{self, model, request, tier, value};
 use super::error::{invalid, Violations};
-use super::paging;
+use super::paging::{self, PageTokens};
 use super::pb;
 use super::pb::customer_value_service_server::CustomerValueService;
 use crate::config::Limits;
@@ -24,11 +24,16 @@ use crate::oracle::Oracle;
 pub struct Api {
     oracle: Arc<Oracle>,
     limits: Limits,
+    tokens: PageTokens,
 }
 
 impl Api {
-    pub fn new(oracle: Arc<Oracle>, limits: Limits) -> Self {
-        Self { oracle, limits }
+    pub fn new(oracle: Arc<Oracle>, limits: Limits, tokens: PageTokens) -> Self {
+        Self {
+            oracle,
+            limits,
+            tokens,
+        }
     }
 
     fn page_size(&self, requested: u32) -> usize {
@@ -178,13 +183,12 @@ impl CustomerValueService for Api {
         let req = request.into_inner();
         let (p, id) = request::one_customer(&req.portfolio, &req.customer_id)?;
         let scope = ["ListCustomerHistory", p.as_str(), id.as_str()];
-        let after =
-            paging::decode(&scope, &req.page_token).map_err(|e| invalid("page_token", e))?;
+        let after = self.tokens.decode(&scope, &req.page_token)?;
         let limit = self.page_size(req.page_size);
         let page = self.oracle.value_history(&p, &id, after, limit).await?;
         Ok(Response::new(pb::ListCustomerHistoryResponse {
             values: page.items.into_iter().map(value::value_to_proto).collect(),
-            next_page_token: paging::encode(&scope, page.next),
+            next_page_token: self.tokens.encode(&scope, page.next),
         }))
     }
 
@@ -228,15 +232,14 @@ impl CustomerValueService for Api {
         let req = request.into_inner();
         let p = request::portfolio_only(&req.portfolio)?;
         let scope = ["ListTierRuns", p.as_str()];
-        let after =
-            paging::decode(&scope, &req.page_token).map_err(|e| invalid("page_token", e))?;
+        let after = self.tokens.decode(&scope, &req.page_token)?;
         let page = self
             .oracle
             .runs(&p, after, self.page_size(req.page_size))
             .await?;
         Ok(Response::new(pb::ListTierRunsResponse {
             runs: page.items.iter().map(tier::run_to_proto).collect(),
-            next_page_token: paging::encode(&scope, page.next),
+            next_page_token: self.tokens.encode(&scope, page.next),
         }))
     }
 
@@ -247,7 +250,7 @@ impl CustomerValueService for Api {
         let req = request.into_inner();
         let run = self.oracle.run(&req.run_id, "run_id").await?;
         let scope = ["ListTierMembers", run.run_id.as_str(), req.tier.as_str()];
-        let from = paging::decode(&scope, &req.page_token).map_err(|e| invalid("page_token", e))?;
+        let from = self.tokens.decode(&scope, &req.page_token)?;
         let filter = (!req.tier.is_empty()).then_some(req.tier.as_str());
         let page = self
             .oracle
@@ -259,7 +262,7 @@ impl CustomerValueService for Api {
                 .iter()
                 .map(|m| tier::member_to_proto(&run, m))
                 .collect(),
-            next_page_token: paging::encode(&scope, page.next),
+            next_page_token: self.tokens.encode(&scope, page.next),
         }))
     }
 
@@ -271,14 +274,12 @@ impl CustomerValueService for Api {
         let from = self.oracle.run(&req.from_run_id, "from_run_id").await?;
         let to = self.oracle.run(&req.to_run_id, "to_run_id").await?;
         let scope = ["CompareTierRuns", from.run_id.as_str(), to.run_id.as_str()];
-        let start = paging::decode(&scope, &req.page_token)
-            .map_err(|e| invalid("page_token", e))?
-            .unwrap_or(0) as usize;
+        let start = self.tokens.decode(&scope, &req.page_token)?.unwrap_or(0) as usize;
         let flow = self.oracle.compare_runs(&from, &to).await?;
         let mut resp = tier::migration_to_proto(&flow, start, self.page_size(req.page_size));
         let end = start + resp.movers.len();
         if end < flow.movers.len() {
-            resp.next_page_token = paging::encode(&scope, Some(end as u64));
+            resp.next_page_token = self.tokens.encode(&scope, Some(end as u64));
         }
         Ok(Response::new(resp))
     }
@@ -340,8 +341,9 @@ impl CustomerValueService for Api {
         let (p, horizon, ids) = request::predict(&req, &self.limits)?;
         let scope = ["PredictCustomers", p.as_str()];
         let selection = if ids.is_empty() {
-            let after = paging::decode_key(&scope, &req.page_token)
-                .map_err(|e| invalid("page_token", e))?
+            let after = self
+                .tokens
+                .decode_key(&scope, &req.page_token)?
                 .map(|k| CustomerId::parse(&k))
                 .transpose()
                 .map_err(|_| invalid("page_token", "is not a page token of this listing"))?;
@@ -360,7 +362,9 @@ impl CustomerValueService for Api {
                 .into_iter()
                 .map(model::prediction_to_proto)
                 .collect(),
-            next_page_token: paging::encode_key(&scope, out.next.as_ref().map(|c| c.as_str())),
+            next_page_token: self
+                .tokens
+                .encode_key(&scope, out.next.as_ref().map(|c| c.as_str())),
         }))
     }
 }

@@ -35,9 +35,8 @@ use crate::domain::snapshot::{TierRun, ValueModel, ValueSnapshot};
 pub enum StoreError {
     /// The engine underneath failed. `source` is its own error, kept whole so that the cause
     /// chain can be walked and printed; `context` names the engine and, where known, what it
-    /// was doing. The message repeats the source's because the API logs errors by their message
-    /// alone.
-    #[error("storage backend ({context}): {source}")]
+    /// was doing. The message names only the context: whoever reports it walks the chain.
+    #[error("storage backend ({context})")]
     Backend {
         context: &'static str,
         #[source]
