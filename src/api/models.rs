@@ -12,7 +12,7 @@ use super::pb;
 use crate::domain::bgnbd::fit_bgnbd;
 use crate::domain::gamma_gamma::fit_gamma_gamma;
 use crate::domain::id::PortfolioName;
-use crate::domain::model::{ModelError, TimeUnit};
+use crate::domain::model::{FittedPurchaseModel, FittedSpendModel, ModelError, TimeUnit};
 use crate::domain::snapshot::ValueModel;
 use crate::store::Store;
 
@@ -96,8 +96,8 @@ pub async fn fit(
     let model = ValueModel {
         model_id: String::new(),
         portfolio,
-        bgnbd: bg.params,
-        gamma_gamma: gg.params,
+        purchases: bg.params.into(),
+        spend: gg.params.into(),
         log_likelihood: bg.log_likelihood,
         gamma_gamma_log_likelihood: gg.log_likelihood,
         customers: customers as u64,
@@ -112,19 +112,20 @@ pub async fn fit(
 }
 
 pub fn model_to_proto(m: &ValueModel) -> pb::ValueModel {
+    let (FittedPurchaseModel::BgNbd(bg), FittedSpendModel::GammaGamma(gg)) = (m.purchases, m.spend);
     pb::ValueModel {
         model_id: m.model_id.clone(),
         portfolio: m.portfolio.to_string(),
         bgnbd: Some(pb::BgNbdParameters {
-            r: m.bgnbd.r,
-            alpha: m.bgnbd.alpha,
-            a: m.bgnbd.a,
-            b: m.bgnbd.b,
+            r: bg.r,
+            alpha: bg.alpha,
+            a: bg.a,
+            b: bg.b,
         }),
         gamma_gamma: Some(pb::GammaGammaParameters {
-            p: m.gamma_gamma.p,
-            q: m.gamma_gamma.q,
-            v: m.gamma_gamma.v,
+            p: gg.p,
+            q: gg.q,
+            v: gg.v,
         }),
         log_likelihood: m.log_likelihood,
         gamma_gamma_log_likelihood: m.gamma_gamma_log_likelihood,
