@@ -36,9 +36,9 @@ fn unit_to_proto(u: TimeUnit) -> pb::TimeUnit {
 
 fn model_error(e: ModelError) -> Status {
     match e {
-        ModelError::TooFewCustomers { .. } | ModelError::InvalidInput { .. } => {
-            Status::failed_precondition(e.to_string())
-        }
+        ModelError::TooFewCustomers { .. }
+        | ModelError::InvalidInput { .. }
+        | ModelError::NotConverged { .. } => Status::failed_precondition(e.to_string()),
         ModelError::Optimiser(_) => Status::internal(e.to_string()),
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::id::{CustomerId, PortfolioName};
-use super::models::{FittedModels, FittedPurchaseModel, FittedSpendModel, TimeUnit};
+use super::models::{FittedModels, FittedPurchaseModel, FittedSpendModel, PortfolioFit, TimeUnit};
 use super::pyramid::{CutPoints, Metric, PyramidSummary};
 use super::score::Assessment;
 
@@ -123,6 +123,29 @@ pub struct ValueModel {
 }
 
 impl ValueModel {
+    /// The value model of a portfolio's fit, not yet stored (the store gives it its id).
+    pub fn from_fit(
+        portfolio: PortfolioName,
+        fit: &PortfolioFit,
+        fitted_at: OffsetDateTime,
+    ) -> Self {
+        ValueModel {
+            model_id: String::new(),
+            portfolio,
+            purchases: fit.purchases.params,
+            spend: fit.spend.params,
+            log_likelihood: fit.purchases.log_likelihood,
+            gamma_gamma_log_likelihood: fit.spend.log_likelihood,
+            customers: fit.customers as u64,
+            repeat_customers: fit.repeat_customers as u64,
+            converged: fit.purchases.converged && fit.spend.converged,
+            iterations: fit.purchases.iterations + fit.spend.iterations,
+            fitted_at,
+            time_unit: fit.time_unit,
+            penalizer: fit.penalizer,
+        }
+    }
+
     pub fn models(&self) -> FittedModels {
         FittedModels {
             purchases: self.purchases,
@@ -135,7 +158,9 @@ impl ValueModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::models::bgnbd::tests::cdnow;
     use crate::domain::models::bgnbd::BgNbdParams;
+    use crate::domain::models::fit_portfolio;
     use crate::domain::models::gamma_gamma::GammaGammaParams;
 
     /// A value model as the code before the model kinds wrote it (CDNOW, weekly, unpenalised).
@@ -188,5 +213,26 @@ mod tests {
         let mut old: serde_json::Value = serde_json::from_str(OLD_RECORD).unwrap();
         old.as_object_mut().unwrap().remove("gamma_gamma");
         assert!(serde_json::from_value::<ValueModel>(old).is_err());
+    }
+
+    #[test]
+    fn the_value_model_of_a_fit_is_the_one_the_old_code_kept() {
+        let rows = cdnow();
+        let counts: Vec<_> = rows.iter().map(|c| (c.0, c.1, c.2)).collect();
+        let spend: Vec<_> = rows
+            .iter()
+            .filter(|c| c.0 > 0.0)
+            .map(|c| (c.0, c.3))
+            .collect();
+        let fit = fit_portfolio(&counts, &spend, TimeUnit::Week, 0.0).unwrap();
+        let mut model = ValueModel::from_fit(
+            PortfolioName::default_portfolio(),
+            &fit,
+            time::macros::datetime!(2026-03-02 09:30:00 UTC),
+        );
+        assert_eq!(model.model_id, "");
+        assert_eq!(model.models(), fit.models());
+        model.model_id = "m1893f0e2a4c00000".into();
+        assert_eq!(model, old_model());
     }
 }

@@ -59,6 +59,13 @@ pub enum ModelError {
     },
     #[error("the optimiser failed: {0}")]
     Optimiser(String),
+    /// A fit ran but found no maximum to trust (see [`Fit::converged`]); its parameters are
+    /// not kept.
+    #[error("the {model} fit did not converge after {iterations} iterations")]
+    NotConverged {
+        model: &'static str,
+        iterations: u64,
+    },
 }
 
 /// Largest |log-parameter| the optimiser may try: e^±30 is far beyond any sensible value, and

@@ -16,7 +16,7 @@
 //!   model, [`FittedPurchaseModel`] / [`FittedSpendModel`] carry a fitted one's parameters —
 //!   dispatching to the trait implementations.
 //! - [`clv`]: model CLV; [`fitted`]: [`FittedModels`] and predictions for any pair of
-//!   models.
+//!   models; [`portfolio`]: fitting a portfolio's models all or nothing.
 //! - [`summary`]: summaries from dated transactions.
 //!
 //! # Adding a model
@@ -43,6 +43,7 @@ pub mod fitted;
 pub mod gamma_gamma;
 pub mod kinds;
 pub mod math;
+pub mod portfolio;
 pub mod summary;
 pub mod traits;
 pub mod unit;
@@ -51,6 +52,7 @@ pub use clv::model_clv;
 pub use fitted::{predict_many, FittedModels, Prediction};
 pub use kinds::{FittedPurchaseModel, FittedSpendModel, PurchaseModelKind, SpendModelKind};
 pub use math::{hyp2f1, Fit, ModelError};
+pub use portfolio::{fit_portfolio, PortfolioFit};
 pub use traits::{CountSummaries, PurchaseCountModel, SpendModel, SpendSummaries};
 pub use unit::TimeUnit;
 
