@@ -13,10 +13,10 @@
 use std::io::Write;
 use std::time::Instant;
 
-use cvo::domain::bgnbd::fit_bgnbd;
 use cvo::domain::customer::PurchaseSummary;
-use cvo::domain::gamma_gamma::fit_gamma_gamma;
-use cvo::domain::model::{predict_many, FittedModels, TimeUnit};
+use cvo::domain::models::bgnbd::fit_bgnbd;
+use cvo::domain::models::gamma_gamma::fit_gamma_gamma;
+use cvo::domain::models::{predict_many, FittedModels, TimeUnit};
 
 fn cdnow() -> Vec<(f64, f64, f64, f64)> {
     let text = include_str!(concat!(
@@ -85,8 +85,8 @@ fn main() -> anyhow::Result<()> {
     );
 
     let models = FittedModels {
-        bgnbd: bg.params,
-        gamma_gamma: gg.params,
+        purchases: bg.params.into(),
+        spend: gg.params.into(),
         time_unit: TimeUnit::Week,
     };
     let summaries: Vec<PurchaseSummary> = data

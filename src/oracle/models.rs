@@ -2,10 +2,9 @@
 
 use super::customers::no_customer;
 use super::{blocking, Oracle, OracleError, Result};
-use crate::domain::bgnbd::fit_bgnbd;
-use crate::domain::gamma_gamma::fit_gamma_gamma;
 use crate::domain::id::{shown, CustomerId, PortfolioName};
-use crate::domain::model::{predict_many, ModelError, Prediction, TimeUnit};
+use crate::domain::models::portfolio::fit_portfolio;
+use crate::domain::models::{predict_many, ModelError, Prediction, TimeUnit};
 use crate::domain::snapshot::ValueModel;
 
 /// Longest model id accepted: ids are `m` and 16 hex digits.
@@ -50,16 +49,19 @@ impl From<ModelError> for OracleError {
             ModelError::TooFewCustomers { .. } | ModelError::InvalidInput { .. } => {
                 OracleError::FailedPrecondition(e.to_string())
             }
+            ModelError::NotConverged { .. } => {
+                OracleError::FailedPrecondition(format!("{e}; nothing was stored"))
+            }
             ModelError::Optimiser(_) => OracleError::Internal(e.to_string()),
         }
     }
 }
 
 impl Oracle {
-    /// Fits BG/NBD to the purchase summaries of the portfolio's stored customers (those with
-    /// frequency, recency and t) and Gamma-Gamma to those with repeat purchases and a monetary
-    /// value, and keeps them as the portfolio's latest model. Nothing is stored unless both
-    /// fits converged.
+    /// Fits the purchase-count model to the purchase summaries of the portfolio's stored
+    /// customers (those with frequency, recency and t) and the spend model to those with
+    /// repeat purchases and a monetary value, and keeps them as the portfolio's latest model.
+    /// Nothing is stored unless both fits converged.
     pub async fn fit_value_model(
         &self,
         portfolio: PortfolioName,
@@ -67,7 +69,7 @@ impl Oracle {
         penalizer: f64,
     ) -> Result<ValueModel> {
         let mut scan = self.store.scan_customers(&portfolio);
-        let (bg, gg, customers, repeat) = blocking("fitting", move || {
+        let fit = blocking("fitting", move || {
             let (mut counts, mut spend) = (Vec::new(), Vec::new());
             while let Some(chunk) = scan.blocking_recv() {
                 for c in chunk? {
@@ -81,38 +83,12 @@ impl Oracle {
                 }
             }
             let started = std::time::Instant::now();
-            let bg = fit_bgnbd(&counts, penalizer)?;
-            let gg = fit_gamma_gamma(&spend, penalizer)?;
+            let fit = fit_portfolio(&counts, &spend, unit, penalizer)?;
             tracing::debug!(customers = counts.len(), took = ?started.elapsed(), "models fitted");
-            Ok((bg, gg, counts.len(), spend.len()))
+            Ok(fit)
         })
         .await?;
-        if !bg.converged || !gg.converged {
-            let said = |c: bool| if c { "converged" } else { "not converged" };
-            return Err(OracleError::FailedPrecondition(format!(
-                "the fit did not converge (BG/NBD after {} iterations: {}, Gamma-Gamma after {}: \
-                 {}); nothing was stored",
-                bg.iterations,
-                said(bg.converged),
-                gg.iterations,
-                said(gg.converged),
-            )));
-        }
-        let model = ValueModel {
-            model_id: String::new(),
-            portfolio,
-            bgnbd: bg.params,
-            gamma_gamma: gg.params,
-            log_likelihood: bg.log_likelihood,
-            gamma_gamma_log_likelihood: gg.log_likelihood,
-            customers: customers as u64,
-            repeat_customers: repeat as u64,
-            converged: true,
-            iterations: bg.iterations + gg.iterations,
-            fitted_at: self.clock.now(),
-            time_unit: unit,
-            penalizer,
-        };
+        let model = ValueModel::from_fit(portfolio, &fit, self.clock.now());
         Ok(self.store.save_model(model).await?)
     }
 

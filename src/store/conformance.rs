@@ -319,17 +319,19 @@ fn model(p: &PortfolioName, when: OffsetDateTime, tag: f64) -> ValueModel {
     ValueModel {
         model_id: format!("ignored-{tag}"),
         portfolio: p.clone(),
-        bgnbd: BgNbdParams {
+        purchases: BgNbdParams {
             r: 0.24,
             alpha: 4.41,
             a: 0.79,
             b: 2.43,
-        },
-        gamma_gamma: GammaGammaParams {
+        }
+        .into(),
+        spend: GammaGammaParams {
             p: 6.25,
             q: 3.74,
             v: 15.44,
-        },
+        }
+        .into(),
         log_likelihood: -tag,
         gamma_gamma_log_likelihood: -2.0 * tag,
         customers: 2_357,

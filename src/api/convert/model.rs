@@ -3,7 +3,7 @@
 use super::value::timestamp;
 use crate::api::pb;
 use crate::domain::id::CustomerId;
-use crate::domain::model::{Prediction, TimeUnit};
+use crate::domain::models::{FittedPurchaseModel, FittedSpendModel, Prediction, TimeUnit};
 use crate::domain::snapshot::ValueModel;
 
 pub fn unit_from_proto(u: pb::TimeUnit) -> TimeUnit {
@@ -25,19 +25,20 @@ fn unit_to_proto(u: TimeUnit) -> pb::TimeUnit {
 }
 
 pub fn model_to_proto(m: &ValueModel) -> pb::ValueModel {
+    let (FittedPurchaseModel::BgNbd(bg), FittedSpendModel::GammaGamma(gg)) = (m.purchases, m.spend);
     pb::ValueModel {
         model_id: m.model_id.clone(),
         portfolio: m.portfolio.to_string(),
         bgnbd: Some(pb::BgNbdParameters {
-            r: m.bgnbd.r,
-            alpha: m.bgnbd.alpha,
-            a: m.bgnbd.a,
-            b: m.bgnbd.b,
+            r: bg.r,
+            alpha: bg.alpha,
+            a: bg.a,
+            b: bg.b,
         }),
         gamma_gamma: Some(pb::GammaGammaParameters {
-            p: m.gamma_gamma.p,
-            q: m.gamma_gamma.q,
-            v: m.gamma_gamma.v,
+            p: gg.p,
+            q: gg.q,
+            v: gg.v,
         }),
         log_likelihood: m.log_likelihood,
         gamma_gamma_log_likelihood: m.gamma_gamma_log_likelihood,

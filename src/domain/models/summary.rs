@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use time::Date;
 
-use super::customer::PurchaseSummary;
-use super::model::TimeUnit;
+use super::unit::TimeUnit;
+use crate::domain::customer::PurchaseSummary;
 
 /// Summaries by customer id (ascending), of customers with a purchase by `end`.
 pub fn summarize<'a>(

@@ -1,52 +1,20 @@
-//! What the probabilistic customer-base models share (brief §8): the time unit, the outcome
-//! of a fit, errors, the maximiser, the Gauss hypergeometric function, and model CLV.
+//! The mathematics every customer-base model shares, and nothing model-specific: the outcome
+//! of a fit and why one fails, the maximiser, the numerical Hessian and its positive-definiteness
+//! test, the grouping of equal summaries, ln(eᵘ + eᵛ) and the Gauss hypergeometric function.
 //!
 //! Fits maximise the mean log-likelihood over the customers in log-parameter space (so every
 //! parameter stays positive) with argmin's L-BFGS and the models' analytic gradients. Like the
 //! Python package `lifetimes`, an optional L2 penalty `penalizer × Σ θ²` on the parameters is
-//! subtracted, which is 0 by default; BG/NBD's alpha is penalised in lifetimes' rescaled time,
-//! so that a penalised fit is lifetimes' fit (tested against lifetimes 0.11.3).
+//! subtracted, which is 0 by default; a model may say how lifetimes scales each parameter
+//! before penalising it (BG/NBD's alpha is penalised in lifetimes' rescaled time), so that a
+//! penalised fit is lifetimes' fit (tested against lifetimes 0.11.3).
+
+use std::collections::HashMap;
 
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use serde::{Deserialize, Serialize};
-
-use super::bgnbd::BgNbdParams;
-use super::gamma_gamma::GammaGammaParams;
-
-/// The time unit of frequency, recency and T.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeUnit {
-    Day,
-    #[default]
-    Week,
-    Month,
-    Hour,
-}
-
-impl TimeUnit {
-    /// Time units per month, as lifetimes counts them (30-day months, 4.345 weeks).
-    pub fn per_month(self) -> f64 {
-        match self {
-            TimeUnit::Day => 30.0,
-            TimeUnit::Week => 4.345,
-            TimeUnit::Month => 1.0,
-            TimeUnit::Hour => 30.0 * 24.0,
-        }
-    }
-
-    /// Days in one unit, for summaries computed from dated transactions.
-    pub fn days(self) -> f64 {
-        match self {
-            TimeUnit::Day => 1.0,
-            TimeUnit::Week => 7.0,
-            TimeUnit::Month => 30.0,
-            TimeUnit::Hour => 1.0 / 24.0,
-        }
-    }
-}
 
 /// The outcome of a maximum-likelihood fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +25,25 @@ pub struct Fit<P> {
     pub iterations: u64,
     /// The optimiser stopped on its convergence criteria with a vanishing gradient.
     pub converged: bool,
+    /// The Hessian, at `params`, of the objective the fit minimised: the mean negative
+    /// log-likelihood per customer plus the penalty, as a function of the logarithms of the
+    /// parameters (in the order the model lists them). Kept because standard errors and
+    /// prediction intervals come from its inverse: without penalty, the covariance of the
+    /// log-parameters is about `H⁻¹ / customers`.
+    pub hessian: Vec<Vec<f64>>,
+}
+
+impl<P> Fit<P> {
+    /// The same fit with its parameters wrapped or converted (e.g. into the enum of models).
+    pub fn map<Q>(self, f: impl FnOnce(P) -> Q) -> Fit<Q> {
+        Fit {
+            params: f(self.params),
+            log_likelihood: self.log_likelihood,
+            iterations: self.iterations,
+            converged: self.converged,
+            hessian: self.hessian,
+        }
+    }
 }
 
 /// Why a model cannot be fitted or used.
@@ -72,130 +59,13 @@ pub enum ModelError {
     },
     #[error("the optimiser failed: {0}")]
     Optimiser(String),
-}
-
-/// Both fitted models of a portfolio and the unit they were fitted in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct FittedModels {
-    pub bgnbd: BgNbdParams,
-    pub gamma_gamma: GammaGammaParams,
-    pub time_unit: TimeUnit,
-}
-
-/// What the models say of one customer.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Prediction {
-    pub p_alive: f64,
-    /// Over the requested horizon, in the model's time unit.
-    pub expected_purchases: f64,
-    pub expected_average_value: f64,
-    pub model_clv: f64,
-}
-
-impl FittedModels {
-    /// Predictions for a customer's summary (frequency, recency, T and, optionally, mean repeat
-    /// value); `None` without frequency, recency and T.
-    pub fn predict(
-        &self,
-        summary: &super::customer::PurchaseSummary,
-        horizon: f64,
-        clv_months: u32,
-        monthly_discount: f64,
-    ) -> Option<Prediction> {
-        let (x, t_x, t) = (summary.frequency?, summary.recency?, summary.t?);
-        let m = summary.monetary_value.unwrap_or(0.0);
-        Some(Prediction {
-            p_alive: self.bgnbd.p_alive(x, t_x, t),
-            expected_purchases: self.bgnbd.expected_purchases(horizon, x, t_x, t),
-            expected_average_value: self.gamma_gamma.conditional_expected_average_value(x, m),
-            model_clv: model_clv(
-                &self.bgnbd,
-                &self.gamma_gamma,
-                (x, t_x, t),
-                m,
-                self.time_unit,
-                clv_months,
-                monthly_discount,
-            ),
-        })
-    }
-
-    /// The model CLV and P(alive) that replace the formula in a customer's score: model CLV
-    /// over the CLV parameters' horizon (in months) at their discount rate (as the monthly
-    /// equivalent), less the acquisition cost, like the formula.
-    pub fn estimate(
-        &self,
-        c: &super::customer::Customer,
-        clv: &super::clv::ClvParams,
-    ) -> Option<super::score::ModelEstimate> {
-        let monthly = (1.0 + clv.discount_rate).powf(1.0 / 12.0) - 1.0;
-        let p = self.predict(&c.purchases, 0.0, clv.horizon_years * 12, monthly)?;
-        estimate_from(p, c)
-    }
-
-    /// [`FittedModels::estimate`] for many customers, computed once per distinct purchase
-    /// summary (see [`predict_many`]).
-    pub fn estimator(
-        &self,
-        clv: &super::clv::ClvParams,
-    ) -> impl FnMut(&super::customer::Customer) -> Option<super::score::ModelEstimate> + '_ {
-        let monthly = (1.0 + clv.discount_rate).powf(1.0 / 12.0) - 1.0;
-        let months = clv.horizon_years * 12;
-        let mut cache: std::collections::HashMap<SummaryKey, Option<Prediction>> =
-            std::collections::HashMap::new();
-        move |c| {
-            let p = *cache
-                .entry(summary_key(&c.purchases))
-                .or_insert_with(|| self.predict(&c.purchases, 0.0, months, monthly));
-            estimate_from(p?, c)
-        }
-    }
-}
-
-fn estimate_from(
-    p: Prediction,
-    c: &super::customer::Customer,
-) -> Option<super::score::ModelEstimate> {
-    p.model_clv
-        .is_finite()
-        .then(|| super::score::ModelEstimate {
-            clv: p.model_clv - c.acquisition_cost.unwrap_or(0.0),
-            p_alive: p.p_alive,
-        })
-}
-
-type SummaryKey = (u64, u64, u64, u64);
-
-fn summary_key(s: &super::customer::PurchaseSummary) -> SummaryKey {
-    let bits = |v: Option<f64>| v.map_or(u64::MAX, f64::to_bits);
-    (
-        bits(s.frequency),
-        bits(s.recency),
-        bits(s.t),
-        bits(s.monetary_value),
-    )
-}
-
-/// Predictions for many summaries, computed once per distinct summary: customers of one
-/// portfolio share few distinct (frequency, recency, T, value) histories, so a million
-/// predictions cost what their distinct histories cost.
-pub fn predict_many(
-    models: &FittedModels,
-    summaries: &[super::customer::PurchaseSummary],
-    horizon: f64,
-    clv_months: u32,
-    monthly_discount: f64,
-) -> Vec<Option<Prediction>> {
-    let mut cache: std::collections::HashMap<SummaryKey, Option<Prediction>> =
-        std::collections::HashMap::new();
-    summaries
-        .iter()
-        .map(|s| {
-            *cache
-                .entry(summary_key(s))
-                .or_insert_with(|| models.predict(s, horizon, clv_months, monthly_discount))
-        })
-        .collect()
+    /// A fit ran but found no maximum to trust (see [`Fit::converged`]); its parameters are
+    /// not kept.
+    #[error("the {model} fit did not converge after {iterations} iterations")]
+    NotConverged {
+        model: &'static str,
+        iterations: u64,
+    },
 }
 
 /// Largest |log-parameter| the optimiser may try: e^±30 is far beyond any sensible value, and
@@ -222,12 +92,22 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Objective<F> {
     }
 }
 
+/// Where [`minimize`] stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Minimum {
+    pub point: Vec<f64>,
+    pub value: f64,
+    pub iterations: u64,
+    pub converged: bool,
+    /// The Hessian of the minimised function at `point`.
+    pub hessian: Vec<Vec<f64>>,
+}
+
 /// Minimises `f` (value and gradient at a point in log-parameter space) from `start`.
-/// Returns the best point, its value, the iterations and whether it converged.
 pub(crate) fn minimize(
     f: impl Fn(&[f64]) -> (f64, Vec<f64>),
     start: Vec<f64>,
-) -> Result<(Vec<f64>, f64, u64, bool), ModelError> {
+) -> Result<Minimum, ModelError> {
     let bounded = |p: &[f64]| {
         let clamped: Vec<f64> = p.iter().map(|x| x.clamp(-LOG_BOUND, LOG_BOUND)).collect();
         let (v, g) = f(&clamped);
@@ -258,6 +138,7 @@ pub(crate) fn minimize(
         .map(|x| x.clamp(-LOG_BOUND, LOG_BOUND))
         .collect();
     let (value, gradient) = f(&best);
+    let hessian = hessian(&f, &best);
     // Converged means a strict local minimum inside the bounds, however the optimiser stopped
     // (L-BFGS also stops when the line search can no longer improve at machine precision):
     // a vanishing gradient and a positive definite Hessian. The second test rejects flat
@@ -266,8 +147,14 @@ pub(crate) fn minimize(
     let converged = value.is_finite()
         && gradient_norm < 1e-6
         && best.iter().all(|x| x.abs() < LOG_BOUND - 1e-9)
-        && positive_definite(&hessian(&f, &best));
-    Ok((best, value, state.get_iter(), converged))
+        && positive_definite(&hessian);
+    Ok(Minimum {
+        point: best,
+        value,
+        iterations: state.get_iter(),
+        converged,
+        hessian,
+    })
 }
 
 /// Maximises a total log-likelihood over `n` customers in log-parameter space: the objective
@@ -306,19 +193,20 @@ pub(crate) fn fit_log_params<P, const N: usize>(
             .collect();
         (-total / n + penalty, grad)
     };
-    let (lp, _, iterations, converged) = minimize(objective, vec![0.0; N])?;
-    let best = at(&lp);
+    let found = minimize(objective, vec![0.0; N])?;
+    let best = at(&found.point);
     let (log_likelihood, _) = ll(&best);
     Ok(Fit {
         params: best,
         log_likelihood,
-        iterations,
-        converged,
+        iterations: found.iterations,
+        converged: found.converged,
+        hessian: found.hessian,
     })
 }
 
 /// The Hessian of `f` at `p` by central differences of its gradient, symmetrised.
-fn hessian(f: &impl Fn(&[f64]) -> (f64, Vec<f64>), p: &[f64]) -> Vec<Vec<f64>> {
+pub(crate) fn hessian(f: &impl Fn(&[f64]) -> (f64, Vec<f64>), p: &[f64]) -> Vec<Vec<f64>> {
     let n = p.len();
     let h = 1e-5;
     let mut m = vec![vec![0.0; n]; n];
@@ -339,7 +227,7 @@ fn hessian(f: &impl Fn(&[f64]) -> (f64, Vec<f64>), p: &[f64]) -> Vec<Vec<f64>> {
 
 /// Whether a symmetric matrix is positive definite, by Cholesky factorisation; pivots must
 /// stand clear of rounding noise relative to the diagonal.
-fn positive_definite(m: &[Vec<f64>]) -> bool {
+pub(crate) fn positive_definite(m: &[Vec<f64>]) -> bool {
     let n = m.len();
     let scale = (0..n).map(|i| m[i][i].abs()).fold(0.0, f64::max);
     if !(scale.is_finite() && scale > 0.0) {
@@ -361,6 +249,47 @@ fn positive_definite(m: &[Vec<f64>]) -> bool {
         }
     }
     true
+}
+
+/// Equal rows counted once, weighted by how often they occur. Customers with equal summaries
+/// contribute equally to a likelihood, so a million customers cost what their distinct
+/// summaries cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grouped<const K: usize> {
+    /// (row, count), ascending by the row's first value, then its second, and so on: a fixed
+    /// order, so that sums over the rows, and so fits, are the same on every run, and rows of
+    /// equal first value are adjacent (terms of that value alone are computed once).
+    pub rows: Vec<([f64; K], f64)>,
+    /// How many rows were grouped.
+    pub total: usize,
+}
+
+/// Groups equal rows (bit for bit) of `rows`.
+pub fn group<const K: usize>(rows: impl IntoIterator<Item = [f64; K]>) -> Grouped<K> {
+    let mut counts: HashMap<[u64; K], f64> = HashMap::new();
+    let mut total = 0;
+    for row in rows {
+        *counts.entry(row.map(f64::to_bits)).or_default() += 1.0;
+        total += 1;
+    }
+    let mut rows: Vec<([f64; K], f64)> = counts
+        .into_iter()
+        .map(|(bits, w)| (bits.map(f64::from_bits), w))
+        .collect();
+    rows.sort_by(|(p, _), (q, _)| {
+        p.iter()
+            .zip(q)
+            .map(|(a, b)| a.total_cmp(b))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Grouped { rows, total }
+}
+
+/// ln(eᵘ + eᵛ) without overflow.
+pub fn log_add_exp(u: f64, v: f64) -> f64 {
+    let m = u.max(v);
+    m + ((u - m).exp() + (v - m).exp()).ln()
 }
 
 /// Gauss hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its power series
@@ -386,30 +315,6 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     None
 }
 
-/// Model customer lifetime value, as lifetimes' `customer_lifetime_value` defines it: for each
-/// month i = 1..=months, the expected purchases between months i−1 and i (in the data's time
-/// unit) times the Gamma-Gamma expected average value, discounted by (1 + monthly rate)^i.
-pub fn model_clv(
-    bg: &BgNbdParams,
-    gg: &GammaGammaParams,
-    (x, t_x, t): (f64, f64, f64),
-    monetary_value: f64,
-    unit: TimeUnit,
-    months: u32,
-    monthly_discount: f64,
-) -> f64 {
-    let value = gg.conditional_expected_average_value(x, monetary_value);
-    let factor = unit.per_month();
-    let mut clv = 0.0;
-    let mut previous = 0.0;
-    for i in 1..=months {
-        let cumulative = bg.expected_purchases(f64::from(i) * factor, x, t_x, t);
-        clv += value * (cumulative - previous) / (1.0 + monthly_discount).powi(i as i32);
-        previous = cumulative;
-    }
-    clv
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,38 +338,6 @@ mod tests {
     }
 
     #[test]
-    fn model_clv_follows_the_lifetimes_definition() {
-        let bg = BgNbdParams {
-            r: 0.243,
-            alpha: 4.414,
-            a: 0.793,
-            b: 2.426,
-        };
-        let gg = GammaGammaParams {
-            p: 6.25,
-            q: 3.74,
-            v: 15.44,
-        };
-        let (x, t_x, t, m) = (2.0, 30.43, 38.86, 22.35);
-        // Written out: twelve monthly slices of expected purchases, valued and discounted.
-        let value = gg.conditional_expected_average_value(x, m);
-        let mut expected = 0.0;
-        for i in 1..=12 {
-            let now = bg.expected_purchases(4.345 * f64::from(i), x, t_x, t);
-            let before = bg.expected_purchases(4.345 * f64::from(i - 1), x, t_x, t);
-            expected += value * (now - before) / 1.01f64.powi(i);
-        }
-        let got = model_clv(&bg, &gg, (x, t_x, t), m, TimeUnit::Week, 12, 0.01);
-        assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
-        assert!(got > 0.0);
-        let undiscounted = model_clv(&bg, &gg, (x, t_x, t), m, TimeUnit::Week, 12, 0.0);
-        assert!(undiscounted > got);
-        // With no discount, it is the year's expected purchases times the expected value.
-        let year = bg.expected_purchases(4.345 * 12.0, x, t_x, t) * value;
-        assert!((undiscounted - year).abs() < 1e-9);
-    }
-
-    #[test]
     fn positive_definiteness() {
         assert!(positive_definite(&[vec![2.0, 1.0], vec![1.0, 2.0]]));
         assert!(!positive_definite(&[vec![1.0, 2.0], vec![2.0, 1.0]]));
@@ -473,7 +346,13 @@ mod tests {
 
     #[test]
     fn minimize_a_quadratic() {
-        let (p, v, _, converged) = minimize(
+        let Minimum {
+            point: p,
+            value: v,
+            converged,
+            hessian,
+            ..
+        } = minimize(
             |p| {
                 let (x, y) = (p[0] - 1.0, p[1] + 2.0);
                 (x * x + 3.0 * y * y, vec![2.0 * x, 6.0 * y])
@@ -487,5 +366,67 @@ mod tests {
             "{p:?}"
         );
         assert!(v < 1e-10);
+        // x² + 3y² has the Hessian diag(2, 6) everywhere.
+        for (i, row) in hessian.iter().enumerate() {
+            for (j, h) in row.iter().enumerate() {
+                let want = [[2.0, 0.0], [0.0, 6.0]][i][j];
+                assert!((h - want).abs() < 1e-6, "H[{i}][{j}] = {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fit_keeps_the_hessian_in_log_parameters() {
+        // ln L = Σ (ln θ − θ)·w with Σw = 4 is greatest at θ = 1; the mean objective
+        // −(ln θ − θ) in u = ln θ is e^u − u, whose second derivative at u = 0 is 1.
+        let fit = fit_log_params(
+            4.0,
+            0.0,
+            [1.0],
+            |[t]| t,
+            |t| [*t],
+            |t| (4.0 * (t.ln() - t), [4.0 * (1.0 / t - 1.0)]),
+        )
+        .unwrap();
+        assert!(fit.converged);
+        assert!((fit.params - 1.0).abs() < 1e-8, "{}", fit.params);
+        assert!((fit.log_likelihood + 4.0).abs() < 1e-12);
+        assert_eq!(fit.hessian.len(), 1);
+        assert!((fit.hessian[0][0] - 1.0).abs() < 1e-6, "{:?}", fit.hessian);
+        let wrapped = fit.clone().map(Some);
+        assert_eq!(wrapped.params, Some(fit.params));
+        assert_eq!(wrapped.hessian, fit.hessian);
+    }
+
+    #[test]
+    fn grouping_counts_equal_rows_in_a_fixed_order() {
+        let g = group([
+            [2.0, 1.0, 5.0],
+            [0.0, 0.0, 5.0],
+            [2.0, 1.0, 5.0],
+            [2.0, 0.5, 5.0],
+            [0.0, 0.0, 4.0],
+            [2.0, 1.0, 5.0],
+        ]);
+        assert_eq!(g.total, 6);
+        assert_eq!(
+            g.rows,
+            vec![
+                ([0.0, 0.0, 4.0], 1.0),
+                ([0.0, 0.0, 5.0], 1.0),
+                ([2.0, 0.5, 5.0], 1.0),
+                ([2.0, 1.0, 5.0], 3.0),
+            ]
+        );
+        let empty = group(std::iter::empty::<[f64; 2]>());
+        assert_eq!((empty.rows.len(), empty.total), (0, 0));
+    }
+
+    #[test]
+    fn log_add_exp_is_exact_and_does_not_overflow() {
+        assert!((log_add_exp(0.0, 0.0) - 2f64.ln()).abs() < 1e-15);
+        assert!((log_add_exp(1.0, 2.0) - (1f64.exp() + 2f64.exp()).ln()).abs() < 1e-14);
+        assert!((log_add_exp(1000.0, 1000.0) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert_eq!(log_add_exp(-1000.0, 0.0), 0.0);
     }
 }

@@ -14,19 +14,18 @@
 //! A₄ = ln a − ln(b+x−1) − (r+x) ln(α+t_x)
 //! ```
 //!
-//! The fit works on sufficient statistics: customers with equal (x, t_x, T) contribute equally,
-//! so they are grouped and weighted, and a million customers cost what their distinct triples
-//! cost.
-
-use std::collections::HashMap;
+//! The fit works on sufficient statistics ([`CountSummaries`]): customers with equal
+//! (x, t_x, T) contribute equally, so they are grouped and weighted, and a million customers
+//! cost what their distinct triples cost.
 
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::model::{fit_log_params, hyp2f1, Fit, ModelError};
+use super::math::{fit_log_params, hyp2f1, log_add_exp, Fit, ModelError};
+use super::traits::{CountSummaries, PurchaseCountModel};
 
 /// Fewest customers a fit accepts.
-pub const MIN_CUSTOMERS: usize = 10;
+pub const MIN_CUSTOMERS: usize = super::traits::MIN_CUSTOMERS;
 
 /// BG/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -37,15 +36,25 @@ pub struct BgNbdParams {
     pub b: f64,
 }
 
-/// ln(e^u + e^v) without overflow.
-fn log_add_exp(u: f64, v: f64) -> f64 {
-    let m = u.max(v);
-    m + ((u - m).exp() + (v - m).exp()).ln()
-}
+impl PurchaseCountModel for BgNbdParams {
+    const NAME: &'static str = "BG/NBD";
 
-impl BgNbdParams {
-    /// Log-likelihood of one customer.
-    pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> f64 {
+    fn fit(data: &CountSummaries, penalizer: f64) -> Result<Fit<Self>, ModelError> {
+        // lifetimes penalises alpha in time units where the longest age is 1 (see
+        // `fit_log_params`).
+        let max_age = data.max_age();
+        let alpha_scale = if max_age > 0.0 { 1.0 / max_age } else { 1.0 };
+        fit_log_params(
+            data.customers() as f64,
+            penalizer,
+            [1.0, alpha_scale, 1.0, 1.0],
+            |[r, alpha, a, b]| BgNbdParams { r, alpha, a, b },
+            |p| [p.r, p.alpha, p.a, p.b],
+            |p| total_ll(p, data.rows()),
+        )
+    }
+
+    fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
         let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
         let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
@@ -59,10 +68,9 @@ impl BgNbdParams {
         a1 + a2 + last
     }
 
-    /// Probability that a customer with this history is still alive at T
-    /// (lifetimes' `conditional_probability_alive`): 1 for x = 0, else
+    /// lifetimes' `conditional_probability_alive`: 1 for x = 0, else
     /// 1 / (1 + a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)), computed in logs.
-    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
         if x <= 0.0 {
             return 1.0;
         }
@@ -77,9 +85,8 @@ impl BgNbdParams {
         }
     }
 
-    /// Expected purchases in the next `horizon` time units of a customer with this history
-    /// (lifetimes' `conditional_expected_number_of_purchases_up_to_time`, paper eq. 10).
-    pub fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
+    /// lifetimes' `conditional_expected_number_of_purchases_up_to_time` (paper eq. 10).
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
         if horizon <= 0.0 {
             return 0.0;
         }
@@ -106,63 +113,9 @@ impl BgNbdParams {
     }
 }
 
-/// Checks one customer's summary.
-pub(crate) fn check_summary(index: usize, x: f64, t_x: f64, t: f64) -> Result<(), ModelError> {
-    let bad = |field: &'static str, reason: String| {
-        Err(ModelError::InvalidInput {
-            field,
-            index,
-            reason,
-        })
-    };
-    if !x.is_finite() || x < 0.0 {
-        return bad("frequency", format!("{x} is not a count >= 0"));
-    }
-    if !t_x.is_finite() || t_x < 0.0 {
-        return bad("recency", format!("{t_x} is not a time >= 0"));
-    }
-    if !t.is_finite() || t <= 0.0 {
-        return bad("t", format!("{t} is not a time > 0"));
-    }
-    if t_x > t {
-        return bad("recency", format!("{t_x} is greater than t {t}"));
-    }
-    Ok(())
-}
-
-/// Customers grouped by equal (x, t_x, T), ordered by x so that terms of x alone are computed
-/// once per distinct x.
-struct Groups {
-    /// (x, t_x, T, count)
-    rows: Vec<(f64, f64, f64, f64)>,
-    total: f64,
-}
-
-fn group(data: &[(f64, f64, f64)]) -> Result<Groups, ModelError> {
-    let mut counts: HashMap<(u64, u64, u64), f64> = HashMap::new();
-    for (i, &(x, t_x, t)) in data.iter().enumerate() {
-        check_summary(i, x, t_x, t)?;
-        *counts
-            .entry((x.to_bits(), t_x.to_bits(), t.to_bits()))
-            .or_default() += 1.0;
-    }
-    let mut rows: Vec<(f64, f64, f64, f64)> = counts
-        .into_iter()
-        .map(|((x, tx, t), w)| (f64::from_bits(x), f64::from_bits(tx), f64::from_bits(t), w))
-        .collect();
-    rows.sort_by(|p, q| {
-        p.0.total_cmp(&q.0)
-            .then(p.1.total_cmp(&q.1))
-            .then(p.2.total_cmp(&q.2))
-    });
-    Ok(Groups {
-        rows,
-        total: data.len() as f64,
-    })
-}
-
-/// Σ w·lnL over the groups and its gradient with respect to (r, α, a, b).
-fn total_ll(p: &BgNbdParams, g: &Groups) -> (f64, [f64; 4]) {
+/// Σ w·lnL over the grouped rows (ordered by x, so that terms of x alone are computed once
+/// per distinct x) and its gradient with respect to (r, α, a, b).
+fn total_ll(p: &BgNbdParams, rows: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
     let BgNbdParams { r, alpha, a, b } = *p;
     let (ln_alpha, dg_r, dg_b, dg_ab) = (alpha.ln(), digamma(r), digamma(b), digamma(a + b));
     let (lg_r, lg_b, lg_ab) = (ln_gamma(r), ln_gamma(b), ln_gamma(a + b));
@@ -170,7 +123,7 @@ fn total_ll(p: &BgNbdParams, g: &Groups) -> (f64, [f64; 4]) {
     let mut grad = [0.0; 4];
     let mut current_x = f64::NAN;
     let (mut a12, mut d_r1, mut d_a2, mut d_b2) = (0.0, 0.0, 0.0, 0.0);
-    for &(x, t_x, t, w) in &g.rows {
+    for &([x, t_x, t], w) in rows {
         if x != current_x {
             current_x = x;
             a12 = ln_gamma(r + x) - lg_r + r * ln_alpha + lg_ab + ln_gamma(b + x)
@@ -204,25 +157,7 @@ fn total_ll(p: &BgNbdParams, g: &Groups) -> (f64, [f64; 4]) {
 /// penalty on the parameters (0 for the plain MLE). A fit that does not converge is returned
 /// with `converged: false`; callers decide whether to use it.
 pub fn fit_bgnbd(data: &[(f64, f64, f64)], penalizer: f64) -> Result<Fit<BgNbdParams>, ModelError> {
-    if data.len() < MIN_CUSTOMERS {
-        return Err(ModelError::TooFewCustomers {
-            needed: MIN_CUSTOMERS,
-            got: data.len(),
-        });
-    }
-    let groups = group(data)?;
-    // lifetimes penalises alpha in time units where the longest age is 1 (see
-    // `fit_log_params`).
-    let max_age = data.iter().map(|d| d.2).fold(0.0, f64::max);
-    let alpha_scale = if max_age > 0.0 { 1.0 / max_age } else { 1.0 };
-    fit_log_params(
-        groups.total,
-        penalizer,
-        [1.0, alpha_scale, 1.0, 1.0],
-        |[r, alpha, a, b]| BgNbdParams { r, alpha, a, b },
-        |p| [p.r, p.alpha, p.a, p.b],
-        |p| total_ll(p, &groups),
-    )
+    BgNbdParams::fit(&CountSummaries::new(data)?, penalizer)
 }
 
 #[cfg(test)]

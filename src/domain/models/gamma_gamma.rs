@@ -11,15 +11,14 @@
 //! and the expected value of their future transactions is a weighted mean of the population
 //! mean p·v/(q−1) and their own mean m, with weight p·x/(p·x+q−1) on their own.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::model::{fit_log_params, Fit, ModelError};
+use super::math::{fit_log_params, Fit, ModelError};
+use super::traits::{SpendModel, SpendSummaries};
 
 /// Fewest repeat customers a fit accepts.
-pub const MIN_CUSTOMERS: usize = 10;
+pub const MIN_CUSTOMERS: usize = super::traits::MIN_CUSTOMERS;
 
 /// Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -29,12 +28,34 @@ pub struct GammaGammaParams {
     pub v: f64,
 }
 
-impl GammaGammaParams {
-    /// Expected mean transaction value of a customer with `x` repeat purchases of mean `m`
-    /// (lifetimes' `conditional_expected_average_profit`). The population mean exists only for
+impl SpendModel for GammaGammaParams {
+    const NAME: &'static str = "Gamma-Gamma";
+
+    /// Equal (x, m) pairs are grouped; all parameters are penalised as they are.
+    fn fit(data: &SpendSummaries, penalizer: f64) -> Result<Fit<Self>, ModelError> {
+        fit_log_params(
+            data.customers() as f64,
+            penalizer,
+            [1.0; 3],
+            |[p, q, v]| GammaGammaParams { p, q, v },
+            |g| [g.p, g.q, g.v],
+            |g| total_ll(g, data.rows()),
+        )
+    }
+
+    fn log_likelihood(&self, x: f64, m: f64) -> f64 {
+        let Self { p, q, v } = *self;
+        ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q)
+            + q * v.ln()
+            + (p * x - 1.0) * m.ln()
+            + p * x * x.ln()
+            - (p * x + q) * (x * m + v).ln()
+    }
+
+    /// lifetimes' `conditional_expected_average_profit`. The population mean exists only for
     /// q > 1; below that, and for customers without repeat purchases, the population mean is
     /// unknown and the customer's own mean is returned.
-    pub fn conditional_expected_average_value(&self, x: f64, m: f64) -> f64 {
+    fn expected_average_value(&self, x: f64, m: f64) -> f64 {
         let Self { p, q, v } = *self;
         if q <= 1.0 {
             return m;
@@ -46,25 +67,15 @@ impl GammaGammaParams {
         let own = p * x / (p * x + q - 1.0);
         (1.0 - own) * population + own * m
     }
-
-    /// Log-likelihood of one customer with x > 0 repeat purchases of mean m.
-    pub fn log_likelihood(&self, x: f64, m: f64) -> f64 {
-        let Self { p, q, v } = *self;
-        ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q)
-            + q * v.ln()
-            + (p * x - 1.0) * m.ln()
-            + p * x * x.ln()
-            - (p * x + q) * (x * m + v).ln()
-    }
 }
 
 /// Σ w·lnL and its gradient in (p, q, v).
-fn total_ll(par: &GammaGammaParams, rows: &[(f64, f64, f64)]) -> (f64, [f64; 3]) {
+fn total_ll(par: &GammaGammaParams, rows: &[([f64; 2], f64)]) -> (f64, [f64; 3]) {
     let GammaGammaParams { p, q, v } = *par;
     let (dg_q, ln_v) = (digamma(q), v.ln());
     let mut ll = 0.0;
     let mut g = [0.0; 3];
-    for &(x, m, w) in rows {
+    for &([x, m], w) in rows {
         ll += w * par.log_likelihood(x, m);
         let (dg_pxq, ln_xmv) = (digamma(p * x + q), (x * m + v).ln());
         g[0] += w * x * (dg_pxq - digamma(p * x) + m.ln() + x.ln() - ln_xmv);
@@ -81,55 +92,13 @@ pub fn fit_gamma_gamma(
     data: &[(f64, f64)],
     penalizer: f64,
 ) -> Result<Fit<GammaGammaParams>, ModelError> {
-    let mut counts: HashMap<(u64, u64), f64> = HashMap::new();
-    let mut n = 0usize;
-    for (i, &(x, m)) in data.iter().enumerate() {
-        if !x.is_finite() || x < 0.0 {
-            return Err(ModelError::InvalidInput {
-                field: "frequency",
-                index: i,
-                reason: format!("{x} is not a count >= 0"),
-            });
-        }
-        if x == 0.0 {
-            continue;
-        }
-        if !m.is_finite() || m <= 0.0 {
-            return Err(ModelError::InvalidInput {
-                field: "monetary_value",
-                index: i,
-                reason: format!("{m} must be > 0 for a customer with repeat purchases"),
-            });
-        }
-        n += 1;
-        *counts.entry((x.to_bits(), m.to_bits())).or_default() += 1.0;
-    }
-    if n < MIN_CUSTOMERS {
-        return Err(ModelError::TooFewCustomers {
-            needed: MIN_CUSTOMERS,
-            got: n,
-        });
-    }
-    let mut rows: Vec<(f64, f64, f64)> = counts
-        .into_iter()
-        .map(|((x, m), w)| (f64::from_bits(x), f64::from_bits(m), w))
-        .collect();
-    // A fixed order, so that the sums, and so the fit, are the same on every run.
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    fit_log_params(
-        n as f64,
-        penalizer,
-        [1.0; 3],
-        |[p, q, v]| GammaGammaParams { p, q, v },
-        |g| [g.p, g.q, g.v],
-        |g| total_ll(g, &rows),
-    )
+    GammaGammaParams::fit(&SpendSummaries::new(data)?, penalizer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::bgnbd::tests::cdnow;
+    use crate::domain::models::bgnbd::tests::cdnow;
 
     #[test]
     fn cdnow_fit_matches_the_published_estimates() {
@@ -176,9 +145,9 @@ mod tests {
         };
         let population = 6.25 * 15.44 / 2.74;
         let w = 6.25 * 2.0 / (6.25 * 2.0 + 2.74);
-        let got = g.conditional_expected_average_value(2.0, 22.35);
+        let got = g.expected_average_value(2.0, 22.35);
         assert!((got - ((1.0 - w) * population + w * 22.35)).abs() < 1e-12);
-        assert!((g.conditional_expected_average_value(0.0, 0.0) - population).abs() < 1e-12);
+        assert!((g.expected_average_value(0.0, 0.0) - population).abs() < 1e-12);
     }
 
     #[test]
