@@ -654,6 +654,66 @@ mod tests {
         assert_eq!(a.reasons[1], "poor credit: pays in arrears");
     }
 
+    /// A customer who raises every flag, scored with a fitted model's estimate.
+    fn troubled_customer() -> Customer {
+        let mut c = customer();
+        c.gross_profit = Some(100.0);
+        c.cost_to_serve = Some(350.0);
+        c.revenue = Some(900.0);
+        c.previous_revenue = Some(1_000.0);
+        c.category_spend = Some(3_000.0);
+        c.payment_behaviour = Some(PaymentBehaviour::InArrears);
+        c.funding_status = Some(FundingStatus::Critical);
+        c.open_complaints = Some(2);
+        c.contacts_90d = Some(0);
+        c.satisfaction = Some(6.5);
+        c.first_purchase = Some(date!(2020 - 01 - 15));
+        c.last_purchase = Some(date!(2025 - 03 - 01));
+        c.purchase_count = Some(7);
+        c
+    }
+
+    /// `troubled_customer`'s assessment as value snapshots keep it (serde JSON), as written by
+    /// the scoring of commit f7b364e: kept snapshots must read, and new ones look the same.
+    const KEPT_TROUBLED: &str = r#"{"score":22.83870799721238,"contributions":{"value":0.4819018434843709,"behaviour":10.856806153728009,"satisfaction":11.5},"reasons":["loses money: annual profit -250","poor credit: pays in arrears, funding critical","lapsed: no purchase within the inactivity window","revenue falling: -10 % against the previous window","2 open complaint(s)","barely satisfied (6.5/10): such customers defect to competitors","no contact in the last 90 days","at risk: the fitted model gives a low probability that the customer is still active","CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive 13 %","satisfaction 6.5/10 (6.5 of 10.0 points)","tenure 6.5 years is at or above the policy scale 3.0 years (6.1 of 9.0 points)","loyalty not reported: counted as neutral (5.0 of 10.0 points)","share of wallet 30 % is at or above the policy scale 30 % (4.5 of 9.0 points)","CLV 1,234.5 is in the low band of the policy scale 50,000 (0.5 of 20.0 points)","revenue 900 is in the low band of the policy scale 50,000 (0.2 of 12.0 points)","annual profit -250 is in the low band of the policy scale 10,000 (0.0 of 30.0 points)"],"clv":1234.5,"clv_method":"model","p_alive":0.125,"annual_profit":-250.0,"profit_margin":-0.2777777777777778,"share_of_wallet":0.3,"revenue_growth":-0.1,"tenure_years":6.455852156057495,"status":"lapsed","lifecycle_stage":"terminated","flags":["negative_profit","poor_credit","lapsed","revenue_falling","open_complaints","barely_satisfied","no_recent_contact","low_p_alive"]}"#;
+
+    /// A kept assessment with every optional number unknown and no flag.
+    const KEPT_UNKNOWN: &str = r#"{"score":15.0,"contributions":{"value":0.0,"behaviour":0.0,"satisfaction":15.0},"reasons":["satisfaction 10/10 (15.0 of 15.0 points)","annual profit unknown: counted as no evidence (0 of 12.0 points)","CLV unknown: counted as no evidence (0 of 8.0 points)","revenue unknown: counted as no evidence (0 of 20.0 points)","share of wallet unknown: counted as no evidence (0 of 15.0 points)","tenure unknown: counted as no evidence (0 of 15.0 points)","loyalty 0/10 (0.0 of 15.0 points)"],"clv":null,"clv_method":"formula","p_alive":null,"annual_profit":null,"profit_margin":null,"share_of_wallet":null,"revenue_growth":null,"tenure_years":null,"status":"non_customer","lifecycle_stage":"terminated","flags":[]}"#;
+
+    #[test]
+    fn kept_assessments_read_and_write_back_byte_for_byte() {
+        for json in [KEPT_TROUBLED, KEPT_UNKNOWN] {
+            let a: Assessment = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&a).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn every_flag_and_the_fitted_model_said_word_for_word() {
+        let p = ScoringPolicy::default();
+        let model = ModelEstimate {
+            clv: 1_234.5,
+            p_alive: 0.125,
+        };
+        let a = assess(&troubled_customer(), &p, &p.clv, Some(model), TODAY);
+        let kept: Assessment = serde_json::from_str(KEPT_TROUBLED).unwrap();
+        assert_eq!(a, kept);
+        assert_eq!(
+            a.reasons[..9],
+            [
+                "loses money: annual profit -250",
+                "poor credit: pays in arrears, funding critical",
+                "lapsed: no purchase within the inactivity window",
+                "revenue falling: -10 % against the previous window",
+                "2 open complaint(s)",
+                "barely satisfied (6.5/10): such customers defect to competitors",
+                "no contact in the last 90 days",
+                "at risk: the fitted model gives a low probability that the customer is still active",
+                "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive 13 %",
+            ]
+        );
+    }
+
     #[test]
     fn statuses() {
         let p = ScoringPolicy::default();
