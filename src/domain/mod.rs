@@ -7,10 +7,31 @@ pub mod customer;
 pub mod gamma_gamma;
 pub mod id;
 pub mod model;
-pub mod policy;
 pub mod pyramid;
 pub mod rfm;
-pub mod score;
+pub mod scoring;
 pub mod snapshot;
-pub mod status;
-pub mod words;
+
+/// Scoring one customer, by the names it had before [`scoring`] was split by job.
+pub mod score {
+    pub use super::scoring::{
+        assess, assess_quietly, lifecycle, months_before, saturate, status, Assessment, ClvMethod,
+        Contributions, Flag, ModelEstimate, NEUTRAL,
+    };
+}
+
+/// The scoring policy, by the path it had before it moved into [`scoring`].
+pub mod policy {
+    pub use super::scoring::policy::*;
+}
+
+/// Customer status and lifecycle stage, by the path they had before they moved into
+/// [`scoring`].
+pub mod status {
+    pub use super::scoring::status::*;
+}
+
+/// The number writers of the reasons, by the path they had before they moved into [`scoring`].
+pub mod words {
+    pub use super::scoring::words::*;
+}

@@ -24,14 +24,18 @@
 //! score is evidence of value and there is none; an unknown satisfaction or loyalty counts as
 //! neutral (0.5), because not having surveyed a customer says nothing about how they feel.
 
+pub mod policy;
+pub mod status;
+pub mod words;
+
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::clv::ClvParams;
-use super::customer::Customer;
-use super::policy::ScoringPolicy;
-use super::status::{LifecycleStage, Status};
-use super::words::{write_amount, write_percent, write_years, Amount, Percent, Sentence};
+use crate::domain::clv::ClvParams;
+use crate::domain::customer::Customer;
+use policy::ScoringPolicy;
+use status::{LifecycleStage, Status};
+use words::{write_amount, write_percent, write_years, Amount, Percent, Sentence};
 
 /// Normalised value of an unknown survey score.
 pub const NEUTRAL: f64 = 0.5;
