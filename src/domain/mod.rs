@@ -14,9 +14,10 @@ pub mod snapshot;
 
 /// Scoring one customer, by the names it had before [`scoring`] was split by job.
 pub mod score {
+    pub use super::scoring::status::{lifecycle, months_before, status};
     pub use super::scoring::{
-        assess, assess_quietly, lifecycle, months_before, saturate, status, Assessment, ClvMethod,
-        Contributions, Flag, ModelEstimate, NEUTRAL,
+        assess, assess_quietly, saturate, Assessment, ClvMethod, Contributions, Flag,
+        ModelEstimate, NEUTRAL,
     };
 }
 

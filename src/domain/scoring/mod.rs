@@ -28,13 +28,14 @@ pub mod policy;
 pub mod status;
 pub mod words;
 
+pub use status::{lifecycle, months_before, status, LifecycleStage, Status};
+
 use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::domain::clv::ClvParams;
 use crate::domain::customer::Customer;
 use policy::ScoringPolicy;
-use status::{LifecycleStage, Status};
 use words::{write_amount, write_percent, write_years, Amount, Percent, Sentence};
 
 /// Normalised value of an unknown survey score.
@@ -338,71 +339,6 @@ fn evaluate(
     }
 }
 
-/// The customer's status (seed 003), by these rules in order:
-/// excluded → non-customer; no purchase → target when MAN-qualified or in pursuit, else
-/// suspect; last purchase (or first, if that is all that is known) older than the inactivity
-/// window → lapsed; one purchase → first-time; more → loyal with loyalty at or above the
-/// policy's threshold, else repeat.
-pub fn status(c: &Customer, policy: &ScoringPolicy, today: Date) -> Status {
-    if c.excluded {
-        return Status::NonCustomer;
-    }
-    let purchases = c.purchases_known().unwrap_or(0);
-    if purchases == 0 {
-        return if c.man.qualified() || c.in_pursuit {
-            Status::Target
-        } else {
-            Status::Suspect
-        };
-    }
-    if let Some(last) = c.last_purchase.or(c.first_purchase) {
-        if last < months_before(today, policy.thresholds.inactivity_months) {
-            return Status::Lapsed;
-        }
-    }
-    if purchases == 1 {
-        Status::FirstTime
-    } else if c
-        .loyalty
-        .is_some_and(|l| l >= policy.thresholds.loyal_loyalty)
-    {
-        Status::Loyal
-    } else {
-        Status::Repeat
-    }
-}
-
-/// The lifecycle stage (seed 003): terminated when lapsed or excluded; nurture for suspects,
-/// targets, first-time customers and relationships younger than a year; retention when revenue
-/// falls beyond the tolerance or satisfaction is low; growth when revenue rises beyond it;
-/// payback otherwise (stable or unknown growth).
-pub fn lifecycle(
-    c: &Customer,
-    status: Status,
-    revenue_growth: Option<f64>,
-    tenure_years: Option<f64>,
-    policy: &ScoringPolicy,
-) -> LifecycleStage {
-    let th = &policy.thresholds;
-    match status {
-        Status::NonCustomer | Status::Lapsed => return LifecycleStage::Terminated,
-        Status::Suspect | Status::Target | Status::FirstTime => return LifecycleStage::Nurture,
-        Status::Repeat | Status::Loyal => {}
-    }
-    if tenure_years.is_some_and(|y| y < 1.0) {
-        return LifecycleStage::Nurture;
-    }
-    let falling = revenue_growth.is_some_and(|g| g < -th.growth_tolerance);
-    let unhappy = c.satisfaction.is_some_and(|s| s < th.low_satisfaction);
-    if falling || unhappy {
-        LifecycleStage::Retention
-    } else if revenue_growth.is_some_and(|g| g > th.growth_tolerance) {
-        LifecycleStage::Growth
-    } else {
-        LifecycleStage::Payback
-    }
-}
-
 fn flags(
     c: &Customer,
     status: Status,
@@ -493,22 +429,6 @@ fn band(n: f64) -> &'static str {
     }
 }
 
-/// `date` moved back by `months` calendar months, the day clamped to the month's length.
-pub fn months_before(date: Date, months: u32) -> Date {
-    let total =
-        i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 - i64::from(months);
-    let year = total.div_euclid(12);
-    let month0 = total.rem_euclid(12);
-    let (Ok(year), Ok(month)) = (
-        i32::try_from(year),
-        time::Month::try_from((month0 + 1) as u8),
-    ) else {
-        return Date::MIN;
-    };
-    let day = date.day().min(month.length(year));
-    Date::from_calendar_date(year, month, day).unwrap_or(Date::MIN)
-}
-
 /// What a factor's number measures, to say it in words.
 #[derive(Clone, Copy)]
 enum Unit {
@@ -528,24 +448,33 @@ impl Unit {
     }
 }
 
+/// What the tests of scoring's modules share: a fixed today, a customer with only an id, and
+/// scoring under the default policy.
 #[cfg(test)]
-mod tests {
+mod fixtures {
     use super::*;
-    use crate::domain::customer::{FundingStatus, PaymentBehaviour};
     use crate::domain::id::CustomerId;
-    use proptest::prelude::*;
     use time::macros::date;
 
-    const TODAY: Date = date!(2026 - 06 - 30);
+    pub const TODAY: Date = date!(2026 - 06 - 30);
 
-    fn customer() -> Customer {
+    pub fn customer() -> Customer {
         Customer::new(CustomerId::parse("c-1").unwrap())
     }
 
-    fn score(c: &Customer) -> Assessment {
+    pub fn score(c: &Customer) -> Assessment {
         let p = ScoringPolicy::default();
         assess(c, &p, &p.clv, None, TODAY)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{customer, score, TODAY};
+    use super::*;
+    use crate::domain::customer::{FundingStatus, PaymentBehaviour};
+    use proptest::prelude::*;
+    use time::macros::date;
 
     #[test]
     fn issue_example_clv_is_920() {
@@ -715,80 +644,6 @@ mod tests {
                 "at risk: the fitted model gives a low probability that the customer is still active",
                 "CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive 13 %",
             ]
-        );
-    }
-
-    #[test]
-    fn statuses() {
-        let p = ScoringPolicy::default();
-        let mut c = customer();
-        assert_eq!(status(&c, &p, TODAY), Status::Suspect);
-        c.man.money = true;
-        c.man.authority = true;
-        assert_eq!(status(&c, &p, TODAY), Status::Suspect);
-        c.man.need = true;
-        assert_eq!(status(&c, &p, TODAY), Status::Target);
-        c.first_purchase = Some(date!(2026 - 01 - 15));
-        assert_eq!(status(&c, &p, TODAY), Status::FirstTime);
-        c.purchase_count = Some(3);
-        c.last_purchase = Some(date!(2026 - 05 - 01));
-        assert_eq!(status(&c, &p, TODAY), Status::Repeat);
-        c.loyalty = Some(8.0);
-        assert_eq!(status(&c, &p, TODAY), Status::Loyal);
-        // Twelve months to the day is still inside the window; a day more is not.
-        c.last_purchase = Some(date!(2025 - 06 - 30));
-        assert_eq!(status(&c, &p, TODAY), Status::Loyal);
-        c.last_purchase = Some(date!(2025 - 06 - 29));
-        c.first_purchase = Some(date!(2024 - 01 - 15));
-        assert_eq!(status(&c, &p, TODAY), Status::Lapsed);
-        c.excluded = true;
-        assert_eq!(status(&c, &p, TODAY), Status::NonCustomer);
-        let c2 = Customer {
-            in_pursuit: true,
-            ..customer()
-        };
-        assert_eq!(status(&c2, &p, TODAY), Status::Target);
-    }
-
-    #[test]
-    fn lifecycle_stages() {
-        let mut c = customer();
-        c.purchase_count = Some(5);
-        c.first_purchase = Some(date!(2022 - 01 - 01));
-        c.last_purchase = Some(date!(2026 - 06 - 01));
-        c.previous_revenue = Some(1000.0);
-        c.revenue = Some(1200.0);
-        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Growth);
-        c.revenue = Some(1030.0);
-        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Payback);
-        c.revenue = Some(900.0);
-        let a = score(&c);
-        assert_eq!(a.lifecycle_stage, LifecycleStage::Retention);
-        assert!(a.flags.contains(&Flag::RevenueFalling));
-        c.revenue = Some(1000.0);
-        c.satisfaction = Some(4.0);
-        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Retention);
-        c.first_purchase = Some(date!(2026 - 01 - 01));
-        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Nurture);
-        c.last_purchase = Some(date!(2026 - 01 - 01));
-        c.first_purchase = Some(date!(2020 - 01 - 01));
-        c.last_purchase = Some(date!(2024 - 01 - 01));
-        assert_eq!(score(&c).lifecycle_stage, LifecycleStage::Terminated);
-    }
-
-    #[test]
-    fn months_before_clamps_the_day() {
-        assert_eq!(
-            months_before(date!(2026 - 03 - 31), 1),
-            date!(2026 - 02 - 28)
-        );
-        assert_eq!(
-            months_before(date!(2026 - 01 - 15), 12),
-            date!(2025 - 01 - 15)
-        );
-        assert_eq!(
-            months_before(date!(2026 - 01 - 15), 13),
-            date!(2024 - 12 - 15)
         );
     }
 
