@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::clv::ClvParams;
-use super::customer::Violation;
+use crate::domain::clv::ClvParams;
+use crate::domain::customer::Violation;
 
 /// Weights of Curry's three performance factors. They add up to 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -60,7 +60,7 @@ impl Default for FactorWeights {
 }
 
 /// Reference scales. A factor equal to its scale earns half of its points; see
-/// [`super::score::saturate`].
+/// [`super::saturate`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReferenceScales {
