@@ -1201,6 +1201,110 @@ mod tests {
         assert!(bad.into_scheme().is_err());
     }
 
+    /// Twenty customers that reach every kind of layer of the built-ins: the run the stored-form
+    /// tests pin. c00000 lapsed, c00001 target, c00002 suspect, c00003 loses money, c00004 has
+    /// one purchase, c00019 / c00018 / c00005 are loyal / not / loyal, c00006 is strategic and
+    /// c00007 rising.
+    fn stored_run_inputs() -> Vec<TierInput> {
+        let mut v = many(20);
+        v[0].status = Status::Lapsed;
+        v[1].status = Status::Target;
+        v[2].status = Status::Suspect;
+        v[3].negative_profit = true;
+        v[4].purchases = 1;
+        v[19].loyalty = Some(9.0);
+        v[18].loyalty = Some(2.0);
+        v[5].loyalty = Some(8.0);
+        v[6].headroom = Some(100.0);
+        v[6].revenue_growth = Some(0.2);
+        v[6].own_growth = Some(0.1);
+        v[7].revenue_growth = Some(0.1);
+        v
+    }
+
+    /// The cut points of [`stored_run_inputs`] under each built-in, exactly as a stored run
+    /// holds them (the store keeps them as serde JSON).
+    const STORED_CUTS: [(&str, &str); 4] = [
+        (
+            "curry",
+            r#"{"scheme":{"name":"curry","description":"Jay Curry's customer pyramid","builtin":true,"kind":{"kind":"layered"},"layers":[{"name":"top","description":"top 1 % of active customers","top_fraction":0.01},{"name":"big","description":"next 4 %","top_fraction":0.04},{"name":"medium","description":"next 15 %","top_fraction":0.15},{"name":"small","description":"the other 80 %"},{"name":"inactive","description":"bought before, not within the inactivity window","statuses":["lapsed"]},{"name":"prospect","description":"qualified or pursued, no purchase yet","statuses":["target"]},{"name":"suspect","description":"no purchase, not qualified","statuses":["suspect"]}]},"min_metric":[null,19.0,17.0,3.0,0.0,1.0,2.0],"high_value_cut":null}"#,
+        ),
+        (
+            "key_major",
+            r#"{"scheme":{"name":"key_major","description":"Key / major / ordinary / small grading; key + major are the critical 20 %","builtin":true,"kind":{"kind":"layered"},"layers":[{"name":"key","description":"top 1 %","top_fraction":0.01},{"name":"major","description":"next 19 %","top_fraction":0.19},{"name":"ordinary","description":"next 30 %","top_fraction":0.3},{"name":"small","description":"bottom 50 %"}]},"min_metric":[null,17.0,11.0,3.0],"high_value_cut":null}"#,
+        ),
+        (
+            "value_loyalty",
+            r#"{"scheme":{"name":"value_loyalty","description":"HSBC value x loyalty matrix","builtin":true,"kind":{"kind":"value_loyalty","high_value_fraction":0.2,"high_loyalty":7.0,"dormant_max_purchases":1},"layers":[{"name":"top","description":"high value, high loyalty"},{"name":"high_value","description":"high value, low loyalty"},{"name":"loyal","description":"low value, high loyalty"},{"name":"small","description":"low value, low loyalty"},{"name":"dormant","description":"lapsed or at most one purchase"}]},"min_metric":[19.0,17.0,5.0,3.0,0.0],"high_value_cut":17.0}"#,
+        ),
+        (
+            "diamond",
+            r#"{"scheme":{"name":"diamond","description":"Diamond / gold / strategic / potential / general / problem","builtin":true,"kind":{"kind":"diamond"},"layers":[{"name":"diamond","description":"top 1 % of active customers","top_fraction":0.01},{"name":"gold","description":"next 4 %","top_fraction":0.04},{"name":"strategic","description":"headroom >= revenue and gaining share"},{"name":"potential","description":"revenue rising or headroom >= revenue"},{"name":"general","description":"the other active customers"},{"name":"problem","description":"negative profit or poor credit","flags":["negative_profit","poor_credit"]}]},"min_metric":[null,19.0,6.0,7.0,4.0,3.0],"high_value_cut":null}"#,
+        ),
+    ];
+
+    #[test]
+    fn stored_cut_points_read_back_as_the_builtins_and_are_written_the_same() {
+        for (name, json) in STORED_CUTS {
+            let stored: CutPoints = serde_json::from_str(json).unwrap();
+            assert_eq!(stored.scheme, scheme(name), "{name}");
+            let cuts = scheme(name).tier(stored_run_inputs()).cuts;
+            assert_eq!(stored, cuts, "{name}");
+            assert_eq!(serde_json::to_string(&cuts).unwrap(), json, "{name}");
+        }
+    }
+
+    /// key_major's summary of the stored-form run, as a stored run holds it.
+    const STORED_SUMMARY: &str = r#"{"tiers":[{"tier":"key","customers":0,"revenue":0.0,"profit":0.0,"revenue_share":0.0,"profit_share":0.0,"min_metric":null,"max_metric":null},{"tier":"major","customers":3,"revenue":54.0,"profit":5.4,"revenue_share":0.2887700534759358,"profit_share":0.2887700534759359,"min_metric":17.0,"max_metric":19.0},{"tier":"ordinary","customers":6,"revenue":81.0,"profit":8.1,"revenue_share":0.43315508021390375,"profit_share":0.43315508021390375,"min_metric":11.0,"max_metric":16.0},{"tier":"small","customers":8,"revenue":52.0,"profit":5.2,"revenue_share":0.27807486631016043,"profit_share":0.27807486631016043,"min_metric":3.0,"max_metric":10.0}],"top20_revenue_share":0.2887700534759358,"top20_profit_share":0.2887700534759359,"gini_revenue":0.25668449197860954,"total_customers":17}"#;
+
+    #[test]
+    fn a_stored_summary_reads_back_and_is_written_the_same() {
+        let summary = scheme("key_major").tier(stored_run_inputs()).summary;
+        // 17 ranked (metrics 3..19): key round(0.17) = 0, major round(3.4) = 3, ordinary
+        // round(8.5) = 9 -> 6, small 8; revenue 187 in all, major's 54 = 17 + 18 + 19.
+        assert_eq!(
+            summary
+                .tiers
+                .iter()
+                .map(|t| t.customers)
+                .collect::<Vec<_>>(),
+            [0, 3, 6, 8]
+        );
+        assert_eq!(summary.tiers[1].revenue, 54.0);
+        assert!((summary.top20_revenue_share - 54.0 / 187.0).abs() < 1e-12);
+        let stored: PyramidSummary = serde_json::from_str(STORED_SUMMARY).unwrap();
+        assert_eq!(stored, summary);
+        assert_eq!(serde_json::to_string(&summary).unwrap(), STORED_SUMMARY);
+    }
+
+    /// The first member of curry's stored-form run, as a stored run holds it in JSON.
+    const STORED_MEMBER: &str =
+        r#"{"customer_id":"c00019","tier":1,"rank":1,"percentile":100.0,"metric_value":19.0}"#;
+
+    #[test]
+    fn a_stored_member_reads_back_and_is_written_the_same() {
+        let o = scheme("curry").tier(stored_run_inputs());
+        // 17 ranked: top round(0.17) = 0, so the best (c00019) is big, tier 1.
+        let m = &o.members[0];
+        assert_eq!((m.customer_id.as_str(), m.tier, m.rank), ("c00019", 1, 1));
+        let stored: Member = serde_json::from_str(STORED_MEMBER).unwrap();
+        assert_eq!(&stored, m);
+        assert_eq!(serde_json::to_string(m).unwrap(), STORED_MEMBER);
+    }
+
+    #[test]
+    fn metrics_are_stored_by_their_snake_case_names() {
+        let all = [
+            Metric::ValueScore,
+            Metric::Revenue,
+            Metric::Profit,
+            Metric::Clv,
+        ];
+        let json = r#"["value_score","revenue","profit","clv"]"#;
+        assert_eq!(serde_json::to_string(&all).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Vec<Metric>>(json).unwrap(), all);
+    }
+
     proptest! {
         #[test]
         fn input_order_does_not_matter(metrics in proptest::collection::vec(0u8..5, 1..60), seed in any::<u64>()) {
