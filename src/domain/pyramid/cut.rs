@@ -346,6 +346,15 @@ mod tests {
     }
 
     #[test]
+    fn half_up_rounding_of_whole_customers() {
+        assert_eq!(round_half_up(0.49), 0);
+        assert_eq!(round_half_up(0.5), 1);
+        assert_eq!(round_half_up(1.5), 2);
+        assert_eq!(round_half_up(2.5), 3);
+        assert_eq!(round_half_up(-0.7), 0);
+    }
+
+    #[test]
     fn ties_break_by_id() {
         let inputs = vec![input("b", 1.0), input("c", 1.0), input("a", 1.0)];
         let o = scheme("key_major").tier(inputs);

@@ -79,7 +79,7 @@ impl CutPoints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::pyramid::testing::{input, many, scheme, stored_run_inputs};
+    use crate::domain::pyramid::testing::{input, many, scheme, stored_run_inputs, tier_of};
     use crate::domain::status::Status;
 
     #[test]
@@ -95,6 +95,48 @@ mod tests {
         assert_eq!(o.cuts.place(&c), None);
         let curry = scheme("curry").tier(many(100));
         assert_eq!(curry.cuts.place(&c).as_deref(), Some("suspect"));
+    }
+
+    #[test]
+    fn placement_of_a_runs_own_members_finds_their_tier() {
+        // Metrics are distinct, so every cut point separates the layers exactly.
+        for name in ["curry", "key_major", "value_loyalty", "diamond"] {
+            let o = scheme(name).tier(stored_run_inputs());
+            for c in stored_run_inputs() {
+                let placed = o.cuts.place(&c);
+                let id = c.customer_id.as_str();
+                if o.members.iter().any(|m| m.customer_id == c.customer_id) {
+                    assert_eq!(placed, Some(tier_of(&o, id)), "{name}: {id}");
+                } else {
+                    assert_eq!(placed, None, "{name}: {id}");
+                }
+            }
+        }
+        // By hand: dormant by purchases, loyal below the high-value cut (17), a lapsed one.
+        let o = scheme("value_loyalty").tier(stored_run_inputs());
+        let mut c = input("new", 17.0);
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("high_value"));
+        c.loyalty = Some(7.0);
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("top"));
+        c.metric = 16.5;
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("loyal"));
+        c.purchases = 1;
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("dormant"));
+        c.status = Status::Suspect;
+        assert_eq!(o.cuts.place(&c), None);
+        // Diamond: below gold's cut (19), the classes decide; problem first.
+        let o = scheme("diamond").tier(stored_run_inputs());
+        let mut c = input("new", 18.0);
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("general"));
+        c.headroom = Some(18.0);
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("potential"));
+        c.revenue_growth = Some(0.1);
+        c.own_growth = Some(0.0);
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("strategic"));
+        c.metric = 19.0;
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("gold"));
+        c.poor_credit = true;
+        assert_eq!(o.cuts.place(&c).as_deref(), Some("problem"));
     }
 
     /// The cut points of [`stored_run_inputs`] under each built-in, exactly as a stored run

@@ -397,4 +397,29 @@ mod tests {
         assert_eq!(serde_json::to_string(&all).unwrap(), json);
         assert_eq!(serde_json::from_str::<Vec<Metric>>(json).unwrap(), all);
     }
+
+    #[test]
+    fn a_configured_scheme_may_not_take_a_builtin_name() {
+        let taken = SchemeConfig {
+            name: "curry".into(),
+            description: String::new(),
+            layers: vec![ranked("all", "", None)],
+        };
+        let err = schemes(vec![taken]).unwrap_err();
+        assert_eq!(err.reason, "the name is taken by another scheme");
+        let own = SchemeConfig {
+            name: "mine".into(),
+            description: String::new(),
+            layers: vec![ranked("all", "", None)],
+        };
+        let names: Vec<String> = schemes(vec![own])
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["curry", "key_major", "value_loyalty", "diamond", "mine"]
+        );
+    }
 }
