@@ -73,8 +73,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::api::auth::ApiKey;
-use crate::domain::policy::ScoringPolicy;
 use crate::domain::pyramid::{self, Scheme, SchemeConfig};
+use crate::domain::scoring::policy::ScoringPolicy;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "./data";

@@ -67,6 +67,8 @@ async fn fit_predict_score_and_restart_on_cdnow() {
     assert_eq!(model.customers, 2357);
     assert_eq!(model.repeat_customers, 946);
     assert!(model.converged);
+    assert_eq!(model.purchase_model(), pb::PurchaseModel::BgNbd);
+    assert_eq!(model.spend_model(), pb::SpendModel::GammaGamma);
     let bg = model.bgnbd.unwrap();
     for (got, want) in [
         (bg.r, 0.2426),

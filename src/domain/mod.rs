@@ -1,5 +1,12 @@
-//! Pure domain logic: no I/O, no wire types. Everything the service computes lives here and is
-//! tested here; the API layer only converts and validates at the boundary.
+//! Pure domain logic: no I/O, no clock, no wire types. Everything the service computes lives
+//! here and is tested here; the layers above only convert, store and call.
+//!
+//! - [`customer`], [`id`]: the customer record and the identifiers callers choose;
+//! - [`scoring`]: one customer's value score, CLV, status, flags and reasons;
+//! - [`clv`]: the retention-discount CLV formula;
+//! - [`pyramid`]: tiering a portfolio, placing a score, comparing runs;
+//! - [`models`]: the probabilistic customer-base models;
+//! - [`snapshot`]: what the service keeps.
 
 pub mod clv;
 pub mod customer;
@@ -8,33 +15,3 @@ pub mod models;
 pub mod pyramid;
 pub mod scoring;
 pub mod snapshot;
-
-// The model code's former paths, kept for the callers that still use them.
-pub use models as model;
-pub use models::summary as rfm;
-pub use models::{bgnbd, gamma_gamma};
-
-/// Scoring one customer, by the names it had before [`scoring`] was split by job.
-pub mod score {
-    pub use super::scoring::status::{lifecycle, months_before, status};
-    pub use super::scoring::{
-        assess, assess_quietly, saturate, Assessment, ClvMethod, Contributions, Flag,
-        ModelEstimate, NEUTRAL,
-    };
-}
-
-/// The scoring policy, by the path it had before it moved into [`scoring`].
-pub mod policy {
-    pub use super::scoring::policy::*;
-}
-
-/// Customer status and lifecycle stage, by the path they had before they moved into
-/// [`scoring`].
-pub mod status {
-    pub use super::scoring::status::*;
-}
-
-/// The number writers of the reasons, by the path they had before they moved into [`scoring`].
-pub mod words {
-    pub use super::scoring::words::*;
-}

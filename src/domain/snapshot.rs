@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::id::{CustomerId, PortfolioName};
 use super::models::{FittedModels, FittedPurchaseModel, FittedSpendModel, PortfolioFit, TimeUnit};
 use super::pyramid::{CutPoints, Metric, PyramidSummary};
-use super::score::Assessment;
+use super::scoring::Assessment;
 
 /// The tier a score was placed in, and the tiering run whose cut points placed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,8 +38,8 @@ impl ValueSnapshot {
     pub(crate) fn sample(id: &str, tag: f64, at: OffsetDateTime) -> Self {
         use super::clv::ClvParams;
         use super::customer::Customer;
-        use super::policy::ScoringPolicy;
-        use super::score::assess;
+        use super::scoring::assess;
+        use super::scoring::policy::ScoringPolicy;
         let mut c = Customer::new(CustomerId::parse(id).expect("a valid test id"));
         c.revenue = Some(1_000.0);
         let mut assessment = assess(

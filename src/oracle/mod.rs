@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::domain::customer::Violation;
-use crate::domain::policy::ScoringPolicy;
 use crate::domain::pyramid::Scheme;
+use crate::domain::scoring::policy::ScoringPolicy;
 use crate::store::{Store, StoreError};
 
 /// Why a use case did not produce its answer.

@@ -5,7 +5,7 @@ use crate::domain::clv::ClvParams;
 use crate::domain::customer::Customer;
 use crate::domain::id::{CustomerId, PortfolioName};
 use crate::domain::pyramid::TierInput;
-use crate::domain::score::assess;
+use crate::domain::scoring::assess;
 use crate::domain::snapshot::{TierPlacement, ValueSnapshot};
 use crate::store::Page;
 

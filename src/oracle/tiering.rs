@@ -3,7 +3,7 @@
 use super::{blocking, Oracle, OracleError, Result};
 use crate::domain::id::{shown, PortfolioName};
 use crate::domain::pyramid::{compare, Member, Metric, Migration, Scheme, TierInput};
-use crate::domain::score::assess_quietly;
+use crate::domain::scoring::assess_quietly;
 use crate::domain::snapshot::TierRun;
 use crate::store::Page;
 

@@ -26,15 +26,15 @@ use std::fmt;
 use time::{Date, OffsetDateTime};
 
 use super::{CustomerLoad, CustomerScan, Store, StoreError};
-use crate::domain::bgnbd::BgNbdParams;
 use crate::domain::clv::ClvParams;
 use crate::domain::customer::Customer;
-use crate::domain::gamma_gamma::GammaGammaParams;
 use crate::domain::id::{CustomerId, PortfolioName};
-use crate::domain::model::TimeUnit;
-use crate::domain::policy::ScoringPolicy;
+use crate::domain::models::bgnbd::BgNbdParams;
+use crate::domain::models::gamma_gamma::GammaGammaParams;
+use crate::domain::models::TimeUnit;
 use crate::domain::pyramid::{builtin, CutPoints, Member, Metric, PyramidSummary};
-use crate::domain::score::assess;
+use crate::domain::scoring::assess;
+use crate::domain::scoring::policy::ScoringPolicy;
 use crate::domain::snapshot::{TierRun, ValueModel, ValueSnapshot};
 
 /// A store implementation under test.

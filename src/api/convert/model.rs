@@ -24,22 +24,12 @@ fn unit_to_proto(u: TimeUnit) -> pb::TimeUnit {
     }
 }
 
+/// A kept model on the wire: which models were fitted, and each one's parameters in its own
+/// field.
 pub fn model_to_proto(m: &ValueModel) -> pb::ValueModel {
-    let (FittedPurchaseModel::BgNbd(bg), FittedSpendModel::GammaGamma(gg)) = (m.purchases, m.spend);
-    pb::ValueModel {
+    let mut out = pb::ValueModel {
         model_id: m.model_id.clone(),
         portfolio: m.portfolio.to_string(),
-        bgnbd: Some(pb::BgNbdParameters {
-            r: bg.r,
-            alpha: bg.alpha,
-            a: bg.a,
-            b: bg.b,
-        }),
-        gamma_gamma: Some(pb::GammaGammaParameters {
-            p: gg.p,
-            q: gg.q,
-            v: gg.v,
-        }),
         log_likelihood: m.log_likelihood,
         gamma_gamma_log_likelihood: m.gamma_gamma_log_likelihood,
         customers: m.customers,
@@ -49,7 +39,30 @@ pub fn model_to_proto(m: &ValueModel) -> pb::ValueModel {
         fitted_at: Some(timestamp(m.fitted_at)),
         time_unit: unit_to_proto(m.time_unit) as i32,
         penalizer: m.penalizer,
+        ..Default::default()
+    };
+    match m.purchases {
+        FittedPurchaseModel::BgNbd(p) => {
+            out.purchase_model = pb::PurchaseModel::BgNbd as i32;
+            out.bgnbd = Some(pb::BgNbdParameters {
+                r: p.r,
+                alpha: p.alpha,
+                a: p.a,
+                b: p.b,
+            });
+        }
     }
+    match m.spend {
+        FittedSpendModel::GammaGamma(g) => {
+            out.spend_model = pb::SpendModel::GammaGamma as i32;
+            out.gamma_gamma = Some(pb::GammaGammaParameters {
+                p: g.p,
+                q: g.q,
+                v: g.v,
+            });
+        }
+    }
+    out
 }
 
 pub fn prediction_to_proto((id, p): (CustomerId, Prediction)) -> pb::CustomerPrediction {

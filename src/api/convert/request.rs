@@ -15,7 +15,7 @@ use crate::config::Limits;
 use crate::domain::clv::ClvParams;
 use crate::domain::customer::Customer;
 use crate::domain::id::{shown, CustomerId, PortfolioName};
-use crate::domain::model::TimeUnit;
+use crate::domain::models::TimeUnit;
 use crate::domain::pyramid::{Metric, Scheme};
 use crate::oracle::models::Horizon;
 use crate::oracle::scoring::{ScoreRequest, Subject};

@@ -5,10 +5,10 @@ use time::OffsetDateTime;
 use crate::api::error::Violations;
 use crate::api::pb;
 use crate::domain::clv::ClvParams;
-use crate::domain::policy::ScoringPolicy;
-use crate::domain::score::{ClvMethod, Flag};
+use crate::domain::scoring::policy::ScoringPolicy;
+use crate::domain::scoring::status::{LifecycleStage, Status};
+use crate::domain::scoring::{ClvMethod, Flag};
 use crate::domain::snapshot::ValueSnapshot;
-use crate::domain::status::{LifecycleStage, Status};
 
 /// The policy's CLV defaults with the request's overrides applied and checked.
 pub fn clv_params(

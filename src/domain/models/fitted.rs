@@ -11,7 +11,7 @@ use super::kinds::{FittedPurchaseModel, FittedSpendModel};
 use super::unit::TimeUnit;
 use crate::domain::clv::ClvParams;
 use crate::domain::customer::{Customer, PurchaseSummary};
-use crate::domain::score::ModelEstimate;
+use crate::domain::scoring::{ModelEstimate, ModelNames};
 
 /// A portfolio's fitted models and the unit they were fitted in. Serialised as
 /// `{"<purchase model tag>": .., "<spend model tag>": .., "time_unit": ..}`.
@@ -35,6 +35,14 @@ pub struct Prediction {
 }
 
 impl FittedModels {
+    /// The models' names, as reasons say them.
+    pub fn names(&self) -> ModelNames {
+        ModelNames {
+            purchases: self.purchases.kind().name(),
+            spend: self.spend.kind().name(),
+        }
+    }
+
     /// Predictions for a customer's summary (frequency, recency, T and, optionally, mean repeat
     /// value); `None` without frequency, recency and T.
     pub fn predict(
@@ -67,7 +75,7 @@ impl FittedModels {
     pub fn estimate(&self, c: &Customer, clv: &ClvParams) -> Option<ModelEstimate> {
         let monthly = (1.0 + clv.discount_rate).powf(1.0 / 12.0) - 1.0;
         let p = self.predict(&c.purchases, 0.0, clv.horizon_years * 12, monthly)?;
-        estimate_from(p, c)
+        estimate_from(p, c, self.names())
     }
 
     /// [`FittedModels::estimate`] for many customers, computed once per distinct purchase
@@ -78,20 +86,22 @@ impl FittedModels {
     ) -> impl FnMut(&Customer) -> Option<ModelEstimate> + '_ {
         let monthly = (1.0 + clv.discount_rate).powf(1.0 / 12.0) - 1.0;
         let months = clv.horizon_years * 12;
+        let names = self.names();
         let mut cache: HashMap<SummaryKey, Option<Prediction>> = HashMap::new();
         move |c| {
             let p = *cache
                 .entry(summary_key(&c.purchases))
                 .or_insert_with(|| self.predict(&c.purchases, 0.0, months, monthly));
-            estimate_from(p?, c)
+            estimate_from(p?, c, names)
         }
     }
 }
 
-fn estimate_from(p: Prediction, c: &Customer) -> Option<ModelEstimate> {
+fn estimate_from(p: Prediction, c: &Customer, models: ModelNames) -> Option<ModelEstimate> {
     p.model_clv.is_finite().then(|| ModelEstimate {
         clv: p.model_clv - c.acquisition_cost.unwrap_or(0.0),
         p_alive: p.p_alive,
+        models,
     })
 }
 

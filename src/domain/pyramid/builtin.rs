@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use super::cut::TierInput;
 use super::scheme::{FlagRule, LayerDef, Scheme, SchemeKind, ValueLoyaltyParams};
-use crate::domain::status::Status;
+use crate::domain::scoring::status::Status;
 
 pub(super) fn ranked(name: &str, description: &str, top_fraction: Option<f64>) -> LayerDef {
     LayerDef {

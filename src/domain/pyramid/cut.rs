@@ -9,8 +9,8 @@ use super::scheme::{LayerDef, Metric, Scheme, SchemeKind, ValueLoyaltyParams};
 use super::summary::{PyramidSummary, Tally};
 use crate::domain::customer::Customer;
 use crate::domain::id::CustomerId;
-use crate::domain::score::{Assessment, Flag};
-use crate::domain::status::Status;
+use crate::domain::scoring::status::Status;
+use crate::domain::scoring::{Assessment, Flag};
 
 /// The facts of one customer that tiering uses.
 #[derive(Debug, Clone, PartialEq)]

@@ -80,7 +80,7 @@ impl CutPoints {
 mod tests {
     use super::*;
     use crate::domain::pyramid::testing::{input, many, scheme, stored_run_inputs, tier_of};
-    use crate::domain::status::Status;
+    use crate::domain::scoring::status::Status;
 
     #[test]
     fn placement_uses_the_runs_cut_points() {

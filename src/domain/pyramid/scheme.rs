@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::builtin::builtin;
 use super::cut::TierInput;
-use crate::domain::status::Status;
+use crate::domain::scoring::status::Status;
 
 /// What customers are ranked by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

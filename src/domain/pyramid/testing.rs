@@ -2,7 +2,7 @@
 
 use super::{builtin, Scheme, TierInput, TierOutcome};
 use crate::domain::id::CustomerId;
-use crate::domain::status::Status;
+use crate::domain::scoring::status::Status;
 
 /// An active repeat buyer with revenue = metric and profit a tenth of it.
 pub(super) fn input(id: &str, metric: f64) -> TierInput {

@@ -63,10 +63,20 @@ pub enum ClvMethod {
 }
 
 /// A CLV and probability alive from the portfolio's fitted models, which replace the formula.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelEstimate {
     pub clv: f64,
     pub p_alive: f64,
+    /// Which models gave them, for the reasons.
+    pub models: ModelNames,
+}
+
+/// The names of a portfolio's fitted models ("BG/NBD", "Gamma-Gamma"), as the reasons say
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelNames {
+    pub purchases: &'static str,
+    pub spend: &'static str,
 }
 
 /// Everything the scoring of one customer produces.
@@ -177,6 +187,7 @@ pub fn evaluate(
     let readings = factors::measure(&inputs, policy);
     let contributions = factors::contributions(&readings);
     let p_alive = model.map(|m| m.p_alive);
+    let fitted = model.map(|m| (m.p_alive, m.models));
     let raised = flags::raise(c, status, annual_profit, revenue_growth, p_alive, policy);
     let mut flags = Vec::new();
     for f in raised.iter().flatten() {
@@ -201,7 +212,7 @@ pub fn evaluate(
     };
     Scored {
         assessment,
-        reasons: Reasons::new(raised, p_alive, readings),
+        reasons: Reasons::new(raised, fitted, readings),
     }
 }
 
@@ -215,6 +226,12 @@ mod fixtures {
     use time::macros::date;
 
     pub const TODAY: Date = date!(2026 - 06 - 30);
+
+    /// The models every portfolio fits today.
+    pub const BG_GG: ModelNames = ModelNames {
+        purchases: "BG/NBD",
+        spend: "Gamma-Gamma",
+    };
 
     pub fn customer() -> Customer {
         Customer::new(CustomerId::parse("c-1").unwrap())
@@ -292,6 +309,7 @@ mod tests {
             Some(ModelEstimate {
                 clv: 50_000.0,
                 p_alive: 0.9,
+                models: fixtures::BG_GG,
             }),
             TODAY,
         );

@@ -7,6 +7,7 @@
 use super::factors::{Factor, Readings};
 use super::flags::{Flag, Raised};
 use super::words::{write_amount, write_percent, write_years, Sentence};
+use super::ModelNames;
 use crate::domain::customer::{FundingStatus, PaymentBehaviour};
 
 /// What a factor's number measures, to write it: `12,400`, `26 %`, `5.2 years`.
@@ -143,6 +144,7 @@ pub enum Reason {
     /// The CLV came from the portfolio's fitted models, which give this probability alive.
     FittedModel {
         p_alive: f64,
+        models: ModelNames,
     },
     Factor(FactorReason),
 }
@@ -156,7 +158,7 @@ pub enum Reason {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reasons {
     flags: Raised,
-    fitted_model: Option<f64>,
+    fitted_model: Option<(f64, ModelNames)>,
     factors: Readings,
 }
 
@@ -164,7 +166,7 @@ impl Reasons {
     /// The reasons of a score: the flags it raised, the probability alive of the fitted model
     /// that gave its CLV, if one did, and its factors in the policy's order.
     #[inline]
-    pub fn new(flags: Raised, fitted_model: Option<f64>, factors: Readings) -> Self {
+    pub fn new(flags: Raised, fitted_model: Option<(f64, ModelNames)>, factors: Readings) -> Self {
         Self {
             flags,
             fitted_model,
@@ -190,7 +192,7 @@ impl Reasons {
             .map(Reason::Flag)
             .chain(
                 self.fitted_model
-                    .map(|p_alive| Reason::FittedModel { p_alive }),
+                    .map(|(p_alive, models)| Reason::FittedModel { p_alive, models }),
             )
             .chain(self.ranked().map(move |i| Reason::Factor(self.factors[i])))
     }
@@ -205,8 +207,8 @@ impl Reasons {
         for f in self.flags.iter().flatten() {
             out.push(flag_words(f));
         }
-        if let Some(p_alive) = self.fitted_model {
-            out.push(fitted_model_words(p_alive));
+        if let Some((p_alive, models)) = self.fitted_model {
+            out.push(fitted_model_words(p_alive, models));
         }
         for i in self.ranked() {
             out.push(factor_words(&self.factors[i]));
@@ -239,15 +241,19 @@ impl Reason {
     pub fn words(&self) -> String {
         match self {
             Reason::Flag(f) => flag_words(f),
-            Reason::FittedModel { p_alive } => fitted_model_words(*p_alive),
+            Reason::FittedModel { p_alive, models } => fitted_model_words(*p_alive, *models),
             Reason::Factor(f) => factor_words(f),
         }
     }
 }
 
-fn fitted_model_words(p_alive: f64) -> String {
+fn fitted_model_words(p_alive: f64, models: ModelNames) -> String {
     Sentence::new()
-        .text("CLV from the portfolio's fitted BG/NBD and Gamma-Gamma models; probability alive ")
+        .text("CLV from the portfolio's fitted ")
+        .text(models.purchases)
+        .text(" and ")
+        .text(models.spend)
+        .text(" models; probability alive ")
         .with(write_percent, p_alive)
         .done()
 }
@@ -394,7 +400,7 @@ fn funding_words(f: FundingStatus) -> &'static str {
 mod tests {
     use super::*;
     use crate::domain::scoring::fixtures::{
-        customer, score, troubled_customer, KEPT_TROUBLED, TODAY,
+        customer, score, troubled_customer, BG_GG, KEPT_TROUBLED, TODAY,
     };
     use crate::domain::scoring::policy::ScoringPolicy;
     use crate::domain::scoring::{assess, evaluate, Assessment, ModelEstimate};
@@ -434,6 +440,7 @@ mod tests {
         let model = ModelEstimate {
             clv: 1_234.5,
             p_alive: 0.125,
+            models: BG_GG,
         };
         let a = assess(&troubled_customer(), &p, &p.clv, Some(model), TODAY);
         let kept: Assessment = serde_json::from_str(KEPT_TROUBLED).unwrap();
@@ -460,6 +467,7 @@ mod tests {
         let model = ModelEstimate {
             clv: 1_234.5,
             p_alive: 0.125,
+            models: BG_GG,
         };
         let scored = evaluate(&troubled_customer(), &p, &p.clv, Some(model), TODAY);
         assert!(scored.assessment.reasons.is_empty());
@@ -475,7 +483,13 @@ mod tests {
             reasons[3],
             Reason::Flag(FlagReason::RevenueFalling { growth: -0.1 })
         );
-        assert_eq!(reasons[8], Reason::FittedModel { p_alive: 0.125 });
+        assert_eq!(
+            reasons[8],
+            Reason::FittedModel {
+                p_alive: 0.125,
+                models: BG_GG
+            }
+        );
         // The most points first: satisfaction 6.5 earns 6.5 of its 10.
         assert_eq!(
             reasons[9],
