@@ -218,6 +218,15 @@ impl Customer {
     /// Empty when the record is valid.
     pub fn check(&self, today: Date) -> Vec<Violation> {
         let mut v = Vec::new();
+        self.check_labels(&mut v);
+        self.check_money(&mut v);
+        self.check_surveys(&mut v);
+        self.check_dates(today, &mut v);
+        self.check_purchase_summary(&mut v);
+        v
+    }
+
+    fn check_labels(&self, v: &mut Vec<Violation>) {
         for (field, text) in [("segment", &self.segment), ("region", &self.region)] {
             let len = text.chars().count();
             if len > MAX_LABEL_LEN {
@@ -229,6 +238,9 @@ impl Customer {
                 v.push(Violation::new(field, "contains a control character"));
             }
         }
+    }
+
+    fn check_money(&self, v: &mut Vec<Violation>) {
         // Amounts that cannot be negative.
         for (field, value) in [
             ("revenue", self.revenue),
@@ -238,12 +250,12 @@ impl Customer {
             ("previous_revenue", self.previous_revenue),
         ] {
             if let Some(x) = value {
-                check_amount(&mut v, field, x, true);
+                check_amount(v, field, x, true);
             }
         }
         // Gross profit may be negative (a loss-making customer).
         if let Some(x) = self.gross_profit {
-            check_amount(&mut v, "gross_profit", x, false);
+            check_amount(v, "gross_profit", x, false);
         }
         if let Some(g) = self.own_growth {
             if !g.is_finite() {
@@ -266,6 +278,9 @@ impl Customer {
                 ));
             }
         }
+    }
+
+    fn check_surveys(&self, v: &mut Vec<Violation>) {
         for (field, value) in [
             ("satisfaction", self.satisfaction),
             ("loyalty", self.loyalty),
@@ -276,6 +291,9 @@ impl Customer {
                 }
             }
         }
+    }
+
+    fn check_dates(&self, today: Date, v: &mut Vec<Violation>) {
         for (field, value) in [
             ("relationship_start", self.relationship_start),
             ("first_purchase", self.first_purchase),
@@ -306,8 +324,6 @@ impl Customer {
                 "is 0 but purchase dates are given",
             ));
         }
-        self.check_purchase_summary(&mut v);
-        v
     }
 
     fn check_purchase_summary(&self, v: &mut Vec<Violation>) {

@@ -138,11 +138,12 @@ impl Oracle {
                 (page, next)
             }
             Selection::Ids(ids) => {
-                let mut found = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    let c = self.store.get_customer(portfolio, id).await?;
-                    found.push(c.ok_or_else(|| no_customer(portfolio, id))?);
-                }
+                let found = self.store.get_customers(portfolio, &ids).await?;
+                let found = ids
+                    .iter()
+                    .zip(found)
+                    .map(|(id, c)| c.ok_or_else(|| no_customer(portfolio, id)))
+                    .collect::<Result<Vec<_>>>()?;
                 (found, None)
             }
         };

@@ -147,6 +147,15 @@ pub trait Store: Send + Sync + 'static {
         id: &CustomerId,
     ) -> Result<Option<Customer>, StoreError>;
 
+    /// The stored facts of several customers at once, in the order of `ids` (`None` where the
+    /// portfolio does not hold one; an id asked twice is answered twice). One round trip to
+    /// the engine rather than one per id: a sales list view asks for hundreds at a time.
+    async fn get_customers(
+        &self,
+        portfolio: &PortfolioName,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Option<Customer>>, StoreError>;
+
     /// Streams every customer of `portfolio` exactly once, ascending by id, in non-empty
     /// chunks, from one consistent state: a write committed while the scan runs shows wholly
     /// or not at all. The scan starts at once (it needs a tokio runtime); an `Err` item ends it,

@@ -95,6 +95,48 @@ where
     }
 }
 
+fn kind_from_proto(k: pb::CustomerKind) -> Option<CustomerKind> {
+    match k {
+        pb::CustomerKind::Unspecified => None,
+        pb::CustomerKind::Individual => Some(CustomerKind::Individual),
+        pb::CustomerKind::Organization => Some(CustomerKind::Organization),
+    }
+}
+
+fn relationship_from_proto(k: pb::RelationshipType) -> Option<RelationshipType> {
+    match k {
+        pb::RelationshipType::Unspecified => None,
+        pb::RelationshipType::Basic => Some(RelationshipType::Basic),
+        pb::RelationshipType::Passive => Some(RelationshipType::Passive),
+        pb::RelationshipType::Responsible => Some(RelationshipType::Responsible),
+        pb::RelationshipType::Proactive => Some(RelationshipType::Proactive),
+        pb::RelationshipType::Partner => Some(RelationshipType::Partner),
+    }
+}
+
+fn payment_from_proto(k: pb::PaymentBehaviour) -> Option<PaymentBehaviour> {
+    match k {
+        pb::PaymentBehaviour::Unspecified => None,
+        pb::PaymentBehaviour::Prompt => Some(PaymentBehaviour::Prompt),
+        pb::PaymentBehaviour::Normal => Some(PaymentBehaviour::Normal),
+        pb::PaymentBehaviour::Fair => Some(PaymentBehaviour::Fair),
+        pb::PaymentBehaviour::Late => Some(PaymentBehaviour::Late),
+        pb::PaymentBehaviour::Reluctant => Some(PaymentBehaviour::Reluctant),
+        pb::PaymentBehaviour::InArrears => Some(PaymentBehaviour::InArrears),
+    }
+}
+
+fn funding_from_proto(k: pb::FundingStatus) -> Option<FundingStatus> {
+    match k {
+        pb::FundingStatus::Unspecified => None,
+        pb::FundingStatus::Ample => Some(FundingStatus::Ample),
+        pb::FundingStatus::Sufficient => Some(FundingStatus::Sufficient),
+        pb::FundingStatus::Tight => Some(FundingStatus::Tight),
+        pb::FundingStatus::Short => Some(FundingStatus::Short),
+        pb::FundingStatus::Critical => Some(FundingStatus::Critical),
+    }
+}
+
 /// Validates and converts one customer at `at`. Returns `None` when anything is wrong; every
 /// problem is added to `v`.
 pub fn customer_from_proto(
@@ -117,50 +159,24 @@ pub fn customer_from_proto(
     };
     let field = |name| (at, raw_id, name);
 
-    let kind = enumeration(p.kind, field("kind"), v, |k: pb::CustomerKind| match k {
-        pb::CustomerKind::Unspecified => None,
-        pb::CustomerKind::Individual => Some(CustomerKind::Individual),
-        pb::CustomerKind::Organization => Some(CustomerKind::Organization),
-    });
+    let kind = enumeration(p.kind, field("kind"), v, kind_from_proto);
     let relationship_type = enumeration(
         p.relationship_type,
         field("relationship_type"),
         v,
-        |k: pb::RelationshipType| match k {
-            pb::RelationshipType::Unspecified => None,
-            pb::RelationshipType::Basic => Some(RelationshipType::Basic),
-            pb::RelationshipType::Passive => Some(RelationshipType::Passive),
-            pb::RelationshipType::Responsible => Some(RelationshipType::Responsible),
-            pb::RelationshipType::Proactive => Some(RelationshipType::Proactive),
-            pb::RelationshipType::Partner => Some(RelationshipType::Partner),
-        },
+        relationship_from_proto,
     );
     let payment_behaviour = enumeration(
         p.payment_behaviour,
         field("payment_behaviour"),
         v,
-        |k: pb::PaymentBehaviour| match k {
-            pb::PaymentBehaviour::Unspecified => None,
-            pb::PaymentBehaviour::Prompt => Some(PaymentBehaviour::Prompt),
-            pb::PaymentBehaviour::Normal => Some(PaymentBehaviour::Normal),
-            pb::PaymentBehaviour::Fair => Some(PaymentBehaviour::Fair),
-            pb::PaymentBehaviour::Late => Some(PaymentBehaviour::Late),
-            pb::PaymentBehaviour::Reluctant => Some(PaymentBehaviour::Reluctant),
-            pb::PaymentBehaviour::InArrears => Some(PaymentBehaviour::InArrears),
-        },
+        payment_from_proto,
     );
     let funding_status = enumeration(
         p.funding_status,
         field("funding_status"),
         v,
-        |k: pb::FundingStatus| match k {
-            pb::FundingStatus::Unspecified => None,
-            pb::FundingStatus::Ample => Some(FundingStatus::Ample),
-            pb::FundingStatus::Sufficient => Some(FundingStatus::Sufficient),
-            pb::FundingStatus::Tight => Some(FundingStatus::Tight),
-            pb::FundingStatus::Short => Some(FundingStatus::Short),
-            pb::FundingStatus::Critical => Some(FundingStatus::Critical),
-        },
+        funding_from_proto,
     );
     let relationship_start = date(&p.relationship_start, at, raw_id, "relationship_start", v);
     let first_purchase = date(&p.first_purchase, at, raw_id, "first_purchase", v);

@@ -151,6 +151,19 @@ impl ScoringPolicy {
     /// Every rule the policy breaks; empty when it can serve.
     pub fn check(&self) -> Vec<Violation> {
         let mut v = Vec::new();
+        self.check_weights(&mut v);
+        self.check_scales(&mut v);
+        self.check_thresholds(&mut v);
+        v.extend(
+            self.clv
+                .check()
+                .into_iter()
+                .map(|x| Violation::new(format!("clv.{}", x.field), x.reason)),
+        );
+        v
+    }
+
+    fn check_weights(&self, v: &mut Vec<Violation>) {
         let close_to_one = |s: f64| (s - 1.0).abs() <= 1e-9;
         let w = self.weights;
         let fw = self.factor_weights;
@@ -187,6 +200,9 @@ impl ScoringPolicy {
                 v.push(Violation::new(field, format!("add up to {sum}, not 1")));
             }
         }
+    }
+
+    fn check_scales(&self, v: &mut Vec<Violation>) {
         let s = self.scales;
         for (field, x) in [
             ("scales.annual_profit", s.annual_profit),
@@ -199,6 +215,9 @@ impl ScoringPolicy {
                 v.push(Violation::new(field, format!("{x} is not a scale > 0")));
             }
         }
+    }
+
+    fn check_thresholds(&self, v: &mut Vec<Violation>) {
         let t = self.thresholds;
         if t.inactivity_months == 0 {
             v.push(Violation::new(
@@ -237,13 +256,6 @@ impl ScoringPolicy {
                 format!("{} is outside 0..1", t.growth_tolerance),
             ));
         }
-        v.extend(
-            self.clv
-                .check()
-                .into_iter()
-                .map(|x| Violation::new(format!("clv.{}", x.field), x.reason)),
-        );
-        v
     }
 }
 

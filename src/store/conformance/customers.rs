@@ -13,6 +13,7 @@ pub(super) fn checks<B: Backend>(b: &B) -> Vec<Check<'_>> {
         "customers: upserts count inserted and updated exactly" => upsert_counts,
         "customers: concurrent upserts count exactly" => concurrent_upserts,
         "customers: get returns the stored facts whole, per portfolio" => get,
+        "customers: a batch get answers in the order asked" => get_many,
         "customers: a scan is ascending, complete and consistent" => scan,
         "customers: pages start after the cursor and end short only at the end" => pages,
         "loads: a committed load is all there" => committed_load,
@@ -115,6 +116,27 @@ pub(super) async fn get<B: Backend>(b: &B) -> Outcome {
         None,
         "a portfolio never written"
     );
+    Ok(())
+}
+
+pub(super) async fn get_many<B: Backend>(b: &B) -> Outcome {
+    let (store, _place) = fresh(b).await?;
+    let p = portfolio("p");
+    let (x, y) = (customer("x", 1.0), customer("y", 2.0));
+    store.upsert_customers(&p, &[x.clone(), y.clone()]).await?;
+    let missing = customer("nobody", 0.0).id;
+    let asked = [y.id.clone(), missing, x.id.clone(), y.id.clone()];
+    ensure_eq!(
+        store.get_customers(&p, &asked).await?,
+        vec![Some(y.clone()), None, Some(x), Some(y)],
+        "in the order asked, None for the missing, twice for the twice-asked"
+    );
+    ensure_eq!(
+        store.get_customers(&portfolio("p2"), &asked).await?,
+        vec![None, None, None, None],
+        "another portfolio"
+    );
+    ensure_eq!(store.get_customers(&p, &[]).await?, vec![], "no ids");
     Ok(())
 }
 

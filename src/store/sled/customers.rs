@@ -386,6 +386,24 @@ pub(super) async fn get(
     .await
 }
 
+/// Several customers in one trip through the blocking pool.
+pub(super) async fn get_many(
+    s: &SledStore,
+    portfolio: &PortfolioName,
+    ids: &[CustomerId],
+) -> Result<Vec<Option<Customer>>, StoreError> {
+    let (p, ids) = (portfolio.clone(), ids.to_vec());
+    s.blocking(move |s| {
+        ids.iter()
+            .map(|id| match s.customer_record(&p, id.as_str().as_bytes())? {
+                Some(v) => codec::decode_customer(&v).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    })
+    .await
+}
+
 pub(super) fn scan(s: &SledStore, portfolio: &PortfolioName) -> CustomerScan {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let this = s.clone();

@@ -235,6 +235,14 @@ impl Store for SledStore {
         customers::get(self, portfolio, id).await
     }
 
+    async fn get_customers(
+        &self,
+        portfolio: &PortfolioName,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Option<Customer>>, StoreError> {
+        customers::get_many(self, portfolio, ids).await
+    }
+
     fn scan_customers(&self, portfolio: &PortfolioName) -> CustomerScan {
         customers::scan(self, portfolio)
     }
