@@ -4,7 +4,7 @@
 //! as a restarted server would. [`run_all`] runs every check, each on a fresh store of its
 //! own, and reports which failed and why; a test asserts [`Report::assert_passed`]:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn my_store_conforms() {
 //!     cvo::store::conformance::run_all(&MyBackend::new()).await.assert_passed();
